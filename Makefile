@@ -1,0 +1,51 @@
+# The README's two commands: `make run` and `make test`. Both set up first (idempotent).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JARS_DIR := .jars
+JARS_STAMP := $(JARS_DIR)/.complete
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := false
+export FEAST_USAGE := False
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test bench lint clean
+
+setup: $(STAMP) $(JARS_STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
+
+# The Delta jars that match the installed delta-spark (and pyspark's Spark minor version),
+# fetched once with Maven into a git-ignored folder; no run downloads anything.
+$(JARS_STAMP): $(STAMP)
+	@set -euo pipefail; \
+	delta=$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("delta-spark"))'); \
+	spark=$$($(BIN)/python -c 'import importlib.metadata as m; print(".".join(m.version("pyspark").split(".")[:2]))'); \
+	echo "fetching Delta Lake $$delta jars for Spark $$spark into $(JARS_DIR)/"; \
+	rm -rf $(JARS_DIR) && mkdir -p $(JARS_DIR); \
+	for artifact in io.delta:delta-spark_$${spark}_2.13:$$delta io.delta:delta-storage:$$delta; do \
+	  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+	    -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) -Dmdep.useBaseVersion=true \
+	    || { echo "Maven could not fetch $$artifact"; exit 1; }; \
+	done; \
+	echo "$$delta" > $@
+
+run: setup
+	$(BIN)/tastegraph run --demo
+
+test: setup
+	@set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
+
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+clean:
+	rm -rf lake bench-out spark-warehouse

@@ -1,0 +1,1 @@
+"""The Feast feature repository: feature_store.yaml + declarations, nothing else."""

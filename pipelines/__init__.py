@@ -1,0 +1,1 @@
+"""tastegraph pipelines: the Spark jobs, the only code that computes data."""

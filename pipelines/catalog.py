@@ -1,0 +1,192 @@
+"""Every table once: name, zone, partition columns, keys, schema.
+
+No table name or path is spelled anywhere else: io, the GE suites, the Feast sources and the
+docs all read it from here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import types as T
+
+from pipelines.settings import Settings
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    zone: str  # bronze (restricted), silver, gold, ops
+    schema: T.StructType
+    description: str
+    partition_by: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def path(self, settings: Settings) -> str:
+        return str((settings.lake_root / self.zone / self.name).resolve())
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields]
+
+
+def _schema(*fields: tuple[str, T.DataType] | tuple[str, T.DataType, bool]) -> T.StructType:
+    return T.StructType([T.StructField(f[0], f[1], f[2] if len(f) > 2 else True) for f in fields])
+
+
+S, L, D, TS, B, DB, I = (
+    T.StringType(), T.LongType(), T.DateType(), T.TimestampType(), T.BooleanType(), T.DoubleType(), T.IntegerType()
+)
+
+INTEREST_SCORES = T.ArrayType(T.StructType([T.StructField("interest", S), T.StructField("score", DB)]))
+
+_INGEST_META = (
+    ("dt", D, False),
+    ("source_file", S, False),
+    ("line_number", L, False),
+    ("ingested_at", TS, False),
+)
+
+# --- bronze (restricted zone: parsed lines, PII still present) ---------------------------
+BRONZE_EVENTS = Table(
+    "bronze_events", "bronze",
+    _schema(
+        ("event_id", S, False), ("event_type", S, False), ("event_time", TS, False), ("user_id", S, False),
+        ("pin_id", S), ("board_id", S), ("session_id", S), ("is_outbound", B), ("is_merchant", B),
+        ("client_ip", S), ("user_agent", S), ("schema_version", I), *_INGEST_META,
+    ),
+    "Every parsed event line with its source file, line number and ingest time.",
+    partition_by=("dt",),
+)
+BRONZE_PINS = Table(
+    "bronze_pins", "bronze",
+    _schema(
+        ("pin_id", S, False), ("creator_id", S), ("created_at", TS), ("updated_at", TS), ("title", S),
+        ("description", S), ("link", S), ("domain", S), ("interests", INTEREST_SCORES), ("merchant", S),
+        ("price", DB), ("schema_version", I), *_INGEST_META,
+    ),
+    "Every parsed pin line.",
+    partition_by=("dt",),
+)
+BRONZE_BOARDS = Table(
+    "bronze_boards", "bronze",
+    _schema(
+        ("board_id", S, False), ("owner_id", S), ("created_at", TS), ("updated_at", TS), ("name", S),
+        ("description", S), ("category", S), ("is_secret", B), ("schema_version", I), *_INGEST_META,
+    ),
+    "Every parsed board line.",
+    partition_by=("dt",),
+)
+QUARANTINE = Table(
+    "quarantine", "bronze",
+    _schema(
+        ("stream", S, False), ("dt", D, False), ("source_file", S, False), ("line_number", L, False),
+        ("reason", S, False), ("raw_line", S), ("ingested_at", TS, False),
+    ),
+    "Raw lines that could not be accepted, with a reason code (truncated raw text).",
+    partition_by=("stream", "dt"),
+)
+
+# --- silver (typed, deduplicated, no PII) -------------------------------------------------
+SILVER_EVENTS = Table(
+    "events", "silver",
+    _schema(
+        ("event_id", S, False), ("event_type", S, False), ("event_time", TS, False), ("event_date", D, False),
+        ("user_id", S, False), ("pin_id", S), ("board_id", S), ("session_id", S), ("is_outbound", B),
+        ("is_merchant", B), ("ingest_dt", D, False),
+    ),
+    "Engagement events, one row per event_id, partitioned by event date.",
+    partition_by=("event_date",),
+    keys=("event_id",),
+)
+SILVER_PINS = Table(
+    "pins", "silver",
+    _schema(
+        ("pin_id", S, False), ("creator_id", S), ("created_at", TS), ("updated_at", TS), ("title", S),
+        ("description", S), ("link", S), ("domain", S), ("interests", INTEREST_SCORES), ("merchant", S),
+        ("price", DB), ("first_seen", TS), ("last_seen", TS),
+    ),
+    "Pin dimension: latest state per pin.",
+    keys=("pin_id",),
+)
+SILVER_BOARDS = Table(
+    "boards", "silver",
+    _schema(
+        ("board_id", S, False), ("owner_id", S), ("created_at", TS), ("updated_at", TS), ("name", S),
+        ("description", S), ("category", S), ("first_seen", TS), ("last_seen", TS),
+    ),
+    "Board dimension: latest state per public board (secret boards excluded).",
+    keys=("board_id",),
+)
+
+# --- gold ---------------------------------------------------------------------------------
+GRAPH_EDGES = Table(
+    "graph_edges", "gold",
+    _schema(
+        ("ds", D, False), ("src_type", S, False), ("src_id", S, False), ("dst_type", S, False),
+        ("dst_id", S, False), ("edge_type", S, False), ("event_count", L, False), ("weight", DB, False),
+        ("first_seen", TS, False), ("last_seen", TS, False),
+    ),
+    "Daily typed edges: user->pin engagement (weighted by type) and pin->board saved_to.",
+    partition_by=("ds",),
+    keys=("ds", "src_id", "dst_id", "edge_type"),
+)
+PIN_STATS = Table(
+    "pin_stats", "gold",
+    _schema(
+        ("pin_id", S, False), ("ds", D, False), ("event_timestamp", TS, False), ("impressions_7d", L, False),
+        ("closeups_7d", L, False), ("clicks_7d", L, False), ("saves_7d", L, False), ("ctr_7d", DB, False),
+    ),
+    "Daily pin feature snapshot over the trailing window ending on ds.",
+    partition_by=("ds",),
+    keys=("pin_id", "ds"),
+)
+USER_STATS = Table(
+    "user_stats", "gold",
+    _schema(
+        ("user_id", S, False), ("ds", D, False), ("event_timestamp", TS, False), ("impressions_7d", L, False),
+        ("clicks_7d", L, False), ("saves_7d", L, False), ("distinct_pins_7d", L, False), ("ctr_7d", DB, False),
+    ),
+    "Daily user feature snapshot over the trailing window ending on ds.",
+    partition_by=("ds",),
+    keys=("user_id", "ds"),
+)
+
+# --- ops ----------------------------------------------------------------------------------
+PIPELINE_RUNS = Table(
+    "pipeline_runs", "ops",
+    _schema(
+        ("run_id", S, False), ("ds", D, False), ("stage", S, False), ("status", S, False),
+        ("rows_in", L), ("rows_out", L), ("input_versions", T.MapType(S, L)),
+        ("output_versions", T.MapType(S, L)), ("started_at", TS, False), ("seconds", DB, False),
+        ("message", S),
+    ),
+    "One row per stage run: rows in/out, Delta versions read and written, timing, status.",
+)
+VALIDATION_RESULTS = Table(
+    "validation_results", "ops",
+    _schema(
+        ("run_id", S, False), ("ds", D, False), ("table_name", S, False), ("suite", S, False),
+        ("success", B, False), ("evaluated", I, False), ("failed_expectations", T.ArrayType(S)),
+        ("table_version", L), ("validated_at", TS, False),
+    ),
+    "History of every Great Expectations gate.",
+)
+
+ALL_TABLES = (
+    BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
+    SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
+    GRAPH_EDGES, PIN_STATS, USER_STATS,
+    PIPELINE_RUNS, VALIDATION_RESULTS,
+)
+BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}
+
+
+def by_name(name: str) -> Table:
+    for table in ALL_TABLES:
+        if table.name == name:
+            return table
+    raise KeyError(f"no table named {name!r}; known: {[t.name for t in ALL_TABLES]}")
+
+
+def raw_path(settings: Settings, stream: str, ds: str) -> str:
+    return str((settings.raw_dir / stream / f"dt={ds}").resolve())

@@ -1,0 +1,294 @@
+"""Synthetic raw logs with planted interests, Zipf popularity and a realistic funnel.
+
+Pure Python, streaming (one line in memory at a time per stream), and deterministic: the
+same arguments give the same bytes (seeded RNG per day, gzip with a fixed mtime, sorted
+JSON keys).
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import gzip
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from pipelines.contract import INTEREST_NAMES, INTERESTS, SCHEMA_VERSION
+
+NOISE_KINDS = ("malformed", "duplicate")
+DEFAULT_NOISE = {"malformed": 0.002, "duplicate": 0.003}
+
+# Funnel probabilities: impression >> closeup > click > save.
+P_CLOSEUP = 0.15
+P_CLICK_GIVEN_CLOSEUP = 0.35
+P_SAVE_GIVEN_CLOSEUP = 0.20
+P_HIDE = 0.01
+P_FOLLOW_PER_SESSION = 0.03
+P_EXPLORE = 0.1
+ZIPF_S = 1.1
+
+
+class GenerateError(ValueError):
+    """Bad generator arguments; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    out: Path
+    users: int = 200
+    pins: int = 2000
+    days: int = 2
+    start_date: dt.date = dt.date(2026, 1, 1)
+    seed: int = 7
+    events_per_day: int | None = None  # default: 30 per user
+    noise: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE))
+
+    def validate(self) -> "GenerateConfig":
+        if self.users < 1 or self.pins < 1 or self.days < 1:
+            raise GenerateError("--users, --pins and --days must each be at least 1")
+        if self.pins < len(INTEREST_NAMES):
+            raise GenerateError(f"--pins must be at least {len(INTEREST_NAMES)} (one per interest)")
+        unknown = set(self.noise) - set(NOISE_KINDS)
+        if unknown:
+            raise GenerateError(f"unknown --noise kinds {sorted(unknown)}; known: {list(NOISE_KINDS)}")
+        bad = {k: v for k, v in self.noise.items() if not 0.0 <= v <= 0.5}
+        if bad:
+            raise GenerateError(f"--noise rates must be between 0 and 0.5, got {bad}")
+        return self
+
+    @property
+    def daily_events(self) -> int:
+        return self.events_per_day if self.events_per_day is not None else 30 * self.users
+
+
+def parse_noise(spec: str | None) -> dict[str, float]:
+    """'malformed=0.01,duplicate=0' -> dict; unspecified kinds keep their defaults."""
+    noise = dict(DEFAULT_NOISE)
+    if not spec:
+        return noise
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise GenerateError(f"--noise item {item!r} must look like kind=rate, e.g. malformed=0.01")
+        kind, rate = item.split("=", 1)
+        try:
+            noise[kind.strip()] = float(rate)
+        except ValueError:
+            raise GenerateError(f"--noise rate for {kind!r} is not a number: {rate!r}") from None
+    return noise
+
+
+@dataclass(frozen=True)
+class World:
+    """Users, boards and pins with their planted interests (derived from the seed only)."""
+
+    user_interests: list[tuple[str, ...]]
+    boards: list[dict]                     # board records
+    user_boards: list[dict[str, list[int]]]  # user -> interest -> board indexes
+    pins: list[dict]                       # pin records
+    pin_day: list[int]                     # day index a pin appears
+    pins_by_interest: dict[str, list[int]]
+
+
+def _iso(ts: dt.datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def build_world(cfg: GenerateConfig) -> World:
+    rng = random.Random(f"world-{cfg.seed}")
+    t0 = dt.datetime.combine(cfg.start_date, dt.time(0, 0))
+    user_interests = []
+    for _ in range(cfg.users):
+        k = rng.choices((1, 2, 3), weights=(0.4, 0.4, 0.2))[0]
+        user_interests.append(tuple(rng.sample(INTEREST_NAMES, k)))
+
+    boards: list[dict] = []
+    user_boards: list[dict[str, list[int]]] = []
+    for u, interests in enumerate(user_interests):
+        mine: dict[str, list[int]] = {}
+        for _ in range(rng.randint(1, 4)):
+            theme = rng.choice(interests)
+            b = len(boards)
+            words = rng.sample(INTERESTS[theme], 2)
+            boards.append({
+                "schema_version": SCHEMA_VERSION,
+                "board_id": f"b{b:07d}",
+                "owner_id": f"u{u:06d}",
+                "created_at": _iso(t0 + dt.timedelta(seconds=rng.randrange(3600))),
+                "updated_at": _iso(t0 + dt.timedelta(seconds=3600)),
+                "name": f"{words[0]} {words[1]}",
+                "description": f"my {theme.replace('_', ' ')} ideas",
+                "category": theme,
+                "is_secret": rng.random() < 0.05,
+            })
+            mine.setdefault(theme, []).append(b)
+        user_boards.append(mine)
+
+    pins: list[dict] = []
+    pin_day: list[int] = []
+    pins_by_interest: dict[str, list[int]] = {name: [] for name in INTEREST_NAMES}
+    for p in range(cfg.pins):
+        # Guarantee every interest has pins, then spread at random.
+        main = INTEREST_NAMES[p] if p < len(INTEREST_NAMES) else rng.choice(INTEREST_NAMES)
+        vocab = INTERESTS[main]
+        day = 0 if (p < len(INTEREST_NAMES) or rng.random() < 0.6) else rng.randrange(cfg.days)
+        created = t0 + dt.timedelta(days=day, seconds=rng.randrange(86400))
+        annotations = [{"interest": main, "score": round(rng.uniform(0.7, 0.99), 3)}]
+        if rng.random() < 0.3:
+            other = rng.choice(INTEREST_NAMES)
+            if other != main:
+                annotations.append({"interest": other, "score": round(rng.uniform(0.1, 0.4), 3)})
+        domain = f"{rng.choice(vocab)}{rng.randint(1, 50)}.example.com"
+        is_product = rng.random() < 0.15
+        pins.append({
+            "schema_version": SCHEMA_VERSION,
+            "pin_id": f"p{p:07d}",
+            "creator_id": f"u{rng.randrange(cfg.users):06d}",
+            "created_at": _iso(created),
+            "updated_at": _iso(created),
+            "title": " ".join(rng.sample(vocab, 3)),
+            "description": "the best " + " ".join(rng.sample(vocab, 4)),
+            "link": f"https://{domain}/{p}",
+            "domain": domain,
+            "interests": annotations,
+            "merchant": f"shop{rng.randint(1, 40)}" if is_product else None,
+            "price": round(rng.uniform(5, 300), 2) if is_product else None,
+        })
+        pin_day.append(day)
+        pins_by_interest[main].append(p)
+    return World(user_interests, boards, user_boards, pins, pin_day, pins_by_interest)
+
+
+def _zipf_cum_weights(n: int) -> list[float]:
+    total, cum = 0.0, []
+    for rank in range(n):
+        total += 1.0 / (rank + 1) ** ZIPF_S
+        cum.append(total)
+    return cum
+
+
+def _events_for_day(cfg: GenerateConfig, world: World, day: int) -> Iterator[dict]:
+    rng = random.Random(f"events-{cfg.seed}-{day}")
+    day_start = dt.datetime.combine(cfg.start_date, dt.time(0, 0)) + dt.timedelta(days=day)
+    available = {
+        name: [p for p in idx if world.pin_day[p] <= day] for name, idx in world.pins_by_interest.items()
+    }
+    cum = {name: _zipf_cum_weights(len(idx)) for name, idx in available.items()}
+    target = cfg.daily_events
+    produced = 0
+    while produced < target:
+        u = rng.randrange(cfg.users)
+        user_id = f"u{u:06d}"
+        session_id = f"s{rng.getrandbits(48):012x}"
+        ip = f"203.0.{rng.randrange(113, 114)}.{u % 250 + 1}"
+        agent = rng.choice(("Mozilla/5.0 (iPhone)", "Mozilla/5.0 (Android 14)", "Mozilla/5.0 (Macintosh)"))
+        interests = world.user_interests[u]
+        theme = rng.choice(INTEREST_NAMES) if rng.random() < P_EXPLORE else rng.choice(interests)
+        pool = available[theme]
+        if not pool:
+            continue
+        t = day_start + dt.timedelta(seconds=rng.randrange(86400 - 600))
+
+        def event(kind: str, pin: int | None, **extra) -> dict:
+            nonlocal t
+            t = t + dt.timedelta(milliseconds=rng.randrange(200, 4000))
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "event_id": f"e{rng.getrandbits(64):016x}",
+                "event_type": kind,
+                "event_time": _iso(min(t, day_start + dt.timedelta(hours=23, minutes=59, seconds=59))),
+                "user_id": user_id,
+                "pin_id": f"p{pin:07d}" if pin is not None else None,
+                "session_id": session_id,
+                "client_ip": ip,
+                "user_agent": agent,
+            }
+            record.update(extra)
+            return record
+
+        for _ in range(rng.randint(5, 15)):
+            pin = pool[bisect.bisect_left(cum[theme], rng.random() * cum[theme][-1])]
+            yield event("impression", pin)
+            produced += 1
+            if rng.random() < P_HIDE:
+                yield event("hide", pin)
+                produced += 1
+                continue
+            if rng.random() >= P_CLOSEUP:
+                continue
+            yield event("closeup", pin)
+            produced += 1
+            if rng.random() < P_CLICK_GIVEN_CLOSEUP:
+                merchant = world.pins[pin]["merchant"] is not None and rng.random() < 0.7
+                yield event("click", pin, is_outbound=rng.random() < 0.5 or merchant, is_merchant=merchant)
+                produced += 1
+            if rng.random() < P_SAVE_GIVEN_CLOSEUP:
+                own = world.user_boards[u]
+                choices = own.get(theme) or [b for bs in own.values() for b in bs]
+                board = world.boards[rng.choice(choices)]["board_id"]
+                yield event("save", pin, board_id=board)
+                produced += 1
+        if rng.random() < P_FOLLOW_PER_SESSION:
+            b = rng.randrange(len(world.boards))
+            yield event("follow", None, board_id=world.boards[b]["board_id"])
+            produced += 1
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True, separators=(",", ":"))
+
+
+def _with_noise(lines: Iterator[str], noise: dict[str, float], rng: random.Random) -> Iterator[str]:
+    """Inject malformed lines and redelivered duplicates (later in the same file)."""
+    pending: list[str] = []
+    for line in lines:
+        yield line
+        if rng.random() < noise.get("duplicate", 0.0):
+            pending.append(line)
+        if rng.random() < noise.get("malformed", 0.0):
+            yield line[: max(1, len(line) // 2)]  # truncated JSON
+        if pending and rng.random() < 0.2:
+            yield pending.pop(0)
+    yield from pending
+
+
+def _write_gz(path: Path, lines: Iterator[str]) -> int:
+    """Write lines atomically (tmp file + rename); fixed mtime keeps the bytes reproducible."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+        for line in lines:
+            gz.write(line.encode("utf-8") + b"\n")
+            count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def generate(cfg: GenerateConfig, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Write all streams for all days; returns line counts per stream."""
+    cfg.validate()
+    world = build_world(cfg)
+    counts = {"events": 0, "pins": 0, "boards": 0}
+    for day in range(cfg.days):
+        ds = (cfg.start_date + dt.timedelta(days=day)).isoformat()
+        noise_rng = random.Random(f"noise-{cfg.seed}-{day}")
+        boards = (_dumps(b) for b in (world.boards if day == 0 else []))
+        pins = (_dumps(p) for p, d in zip(world.pins, world.pin_day) if d == day)
+        events = (_dumps(e) for e in _events_for_day(cfg, world, day))
+        counts["boards"] += _write_gz(cfg.out / "boards" / f"dt={ds}" / "part-00000.jsonl.gz", boards)
+        counts["pins"] += _write_gz(cfg.out / "pins" / f"dt={ds}" / "part-00000.jsonl.gz", pins)
+        counts["events"] += _write_gz(
+            cfg.out / "events" / f"dt={ds}" / "part-00000.jsonl.gz", _with_noise(events, cfg.noise, noise_rng)
+        )
+        if progress:
+            progress(f"generated {ds}: {counts['events']:,} event lines so far")
+    return counts
+
+
+def dates(cfg: GenerateConfig) -> list[str]:
+    return [(cfg.start_date + dt.timedelta(days=d)).isoformat() for d in range(cfg.days)]

@@ -1,0 +1,257 @@
+"""Ingest: raw JSON lines -> bronze (+ quarantine) -> silver.
+
+Every raw line ends in exactly one of bronze or quarantine. Silver is typed, deduplicated by
+key, and carries no PII: no client IP, no user agent, e-mails masked in free text, and
+nothing from secret boards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F, types as T
+
+from pipelines import catalog, contract, io
+from pipelines.runs import StageResult, versions
+from pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+EMAIL_MASK = "[email]"
+RAW_LINE_MAX_CHARS = 1000
+
+# Reason codes, in the order they are checked.
+MALFORMED_JSON = "malformed_json"
+WRONG_TYPE = "wrong_type"
+MISSING_REQUIRED = "missing_required_field"
+BAD_TIMESTAMP = "bad_timestamp"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+
+_META = {"dt", "source_file", "line_number", "ingested_at"}
+_TIME_FIELDS = {"event_time", "created_at", "updated_at"}
+
+
+class QuarantineThresholdError(RuntimeError):
+    """Too large a share of a day's lines were quarantined."""
+
+
+def json_schema(stream: str) -> T.StructType:
+    """The schema raw lines are parsed with: bronze columns, times as strings, plus a corrupt column."""
+    bronze = catalog.BRONZE_BY_STREAM[stream].schema
+    fields = [
+        T.StructField(f.name, T.StringType() if f.name in _TIME_FIELDS else f.dataType)
+        for f in bronze.fields
+        if f.name not in _META
+    ]
+    return T.StructType(fields + [T.StructField("_corrupt_record", T.StringType())])
+
+
+def _required_present(stream: str) -> Column:
+    ok = F.lit(True)
+    for name in contract.required_fields(stream):
+        ok = ok & F.col(f"p.{name}").isNotNull()
+    if stream == "events":
+        needs_pin = F.col("p.event_type").isin("impression", "closeup", "click", "save", "hide")
+        needs_board = F.col("p.event_type").isin("save", "follow")
+        ok = ok & ~(needs_pin & F.col("p.pin_id").isNull()) & ~(needs_board & F.col("p.board_id").isNull())
+    return ok
+
+
+def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetime) -> DataFrame:
+    """Parse raw lines into the bronze columns plus a `reason` (null when the line is accepted)."""
+    schema = json_schema(stream)
+    time_fields = [f.name for f in schema.fields if f.name in _TIME_FIELDS]
+    parsed = lines.select(
+        "value", "source_file", "line_number",
+        F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"}).alias("p"),
+        F.from_json("value", T.MapType(T.StringType(), T.StringType())).alias("as_map"),
+    )
+    is_corrupt = F.col("p").isNull() | F.col("p._corrupt_record").isNotNull()
+    bad_time = F.lit(False)
+    for name in time_fields:
+        bad_time = bad_time | (F.col(f"p.{name}").isNotNull() & F.try_to_timestamp(F.col(f"p.{name}")).isNull())
+    reason = (
+        F.when(is_corrupt & F.col("as_map").isNull(), F.lit(MALFORMED_JSON))
+        .when(is_corrupt, F.lit(WRONG_TYPE))
+        .when(~_required_present(stream), F.lit(MISSING_REQUIRED))
+        .when(bad_time, F.lit(BAD_TIMESTAMP))
+    )
+    if stream == "events":
+        reason = reason.when(~F.col("p.event_type").isin(*contract.EVENT_TYPES), F.lit(UNKNOWN_EVENT_TYPE))
+    columns = [
+        (F.try_to_timestamp(F.col(f"p.{f.name}")) if f.name in _TIME_FIELDS else F.col(f"p.{f.name}")).alias(f.name)
+        for f in catalog.BRONZE_BY_STREAM[stream].schema.fields
+        if f.name not in _META
+    ]
+    return parsed.select(
+        *columns,
+        F.lit(dt.date.fromisoformat(ds)).alias("dt"),
+        "source_file",
+        "line_number",
+        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
+        reason.alias("reason"),
+        "value",
+    )
+
+
+def bronze_rows(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNull()).drop("reason", "value")
+
+
+def quarantine_rows(parsed: DataFrame, stream: str) -> DataFrame:
+    return parsed.where(F.col("reason").isNotNull()).select(
+        F.lit(stream).alias("stream"),
+        "dt",
+        "source_file",
+        "line_number",
+        "reason",
+        F.substring("value", 1, RAW_LINE_MAX_CHARS).alias("raw_line"),
+        "ingested_at",
+    )
+
+
+def mask_emails(col: Column) -> Column:
+    return F.regexp_replace(col, EMAIL_PATTERN, EMAIL_MASK)
+
+
+def _first_per_key(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
+    w = Window.partitionBy(key).orderBy(*order)
+    return df.withColumn("_rn", F.row_number().over(w)).where(F.col("_rn") == 1).drop("_rn")
+
+
+def silver_events(bronze: DataFrame, secret_board_ids: DataFrame) -> DataFrame:
+    """One row per event_id (first delivery wins), no PII, no saves/follows of secret boards."""
+    first = _first_per_key(bronze, "event_id", [F.col("dt"), F.col("source_file"), F.col("line_number")])
+    public = first.join(
+        secret_board_ids.select(F.col("board_id").alias("_secret")),
+        on=F.col("board_id") == F.col("_secret"),
+        how="left_anti",
+    )
+    return public.select(
+        "event_id",
+        "event_type",
+        "event_time",
+        F.to_date("event_time").alias("event_date"),
+        "user_id",
+        "pin_id",
+        "board_id",
+        "session_id",
+        "is_outbound",
+        "is_merchant",
+        F.col("dt").alias("ingest_dt"),
+    )
+
+
+def silver_pins(bronze: DataFrame) -> DataFrame:
+    """Latest version of each pin seen in this batch, with the batch's first/last seen times."""
+    seen = Window.partitionBy("pin_id")
+    latest = _first_per_key(
+        bronze.withColumn("first_seen", F.min("updated_at").over(seen)).withColumn("last_seen", F.max("updated_at").over(seen)),
+        "pin_id",
+        [F.col("updated_at").desc(), F.col("line_number").desc()],
+    )
+    return latest.select(
+        "pin_id", "creator_id", "created_at", "updated_at",
+        mask_emails(F.col("title")).alias("title"),
+        mask_emails(F.col("description")).alias("description"),
+        "link", "domain", "interests", "merchant", "price", "first_seen", "last_seen",
+    )
+
+
+def silver_boards(bronze: DataFrame) -> DataFrame:
+    """Latest version of each public board; a board whose latest version is secret is dropped."""
+    seen = Window.partitionBy("board_id")
+    latest = _first_per_key(
+        bronze.withColumn("first_seen", F.min("updated_at").over(seen)).withColumn("last_seen", F.max("updated_at").over(seen)),
+        "board_id",
+        [F.col("updated_at").desc(), F.col("line_number").desc()],
+    )
+    return latest.where(~F.coalesce(F.col("is_secret"), F.lit(False))).select(
+        "board_id", "owner_id", "created_at", "updated_at",
+        mask_emails(F.col("name")).alias("name"),
+        mask_emails(F.col("description")).alias("description"),
+        "category", "first_seen", "last_seen",
+    )
+
+
+def secret_board_ids(bronze_boards: DataFrame) -> DataFrame:
+    """Boards whose latest known version is secret (restricted zone input)."""
+    latest = _first_per_key(bronze_boards, "board_id", [F.col("updated_at").desc(), F.col("dt").desc()])
+    return latest.where(F.coalesce(F.col("is_secret"), F.lit(False))).select("board_id")
+
+
+def _ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str, ingested_at: dt.datetime):
+    """Raw -> bronze + quarantine for one stream/day. Returns (bronze_df, counts by reason)."""
+    lines = io.read_raw_lines(spark, settings, stream, ds)
+    parsed = parsed_lines(lines, stream, ds, ingested_at).persist()
+    counts = {row["reason"] or "accepted": row["n"] for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+    io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, f"dt = '{ds}'")
+    io.overwrite_where(
+        quarantine_rows(parsed, stream), catalog.QUARANTINE, settings, f"stream = '{stream}' AND dt = '{ds}'"
+    )
+    parsed.unpersist()
+    return counts
+
+
+def check_quarantine_share(counts: dict[str, dict[str, int]], max_share: float, ds: str) -> None:
+    read = sum(sum(c.values()) for c in counts.values())
+    bad = {
+        f"{stream}:{reason}": n
+        for stream, c in counts.items()
+        for reason, n in c.items()
+        if reason != "accepted"
+    }
+    share = sum(bad.values()) / read if read else 0.0
+    if share > max_share:
+        top = ", ".join(f"{k} ({v:,})" for k, v in sorted(bad.items(), key=lambda kv: -kv[1])[:3])
+        raise QuarantineThresholdError(
+            f"ingest {ds}: {share:.2%} of {read:,} lines were quarantined, above the "
+            f"{max_share:.2%} limit (TASTEGRAPH_QUARANTINE_MAX_SHARE). Top reasons: {top}. "
+            f"Inspect them in the quarantine table; bronze and quarantine were written, silver was not."
+        )
+
+
+def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
+    """Ingest one day of all streams (boards first, so secret boards are known for events)."""
+    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    counts: dict[str, dict[str, int]] = {}
+    for stream in ("boards", "pins", "events"):
+        counts[stream] = _ingest_stream(spark, settings, stream, ds, ingested_at)
+        log.info("ingest %s %s: %s", ds, stream, counts[stream])
+    check_quarantine_share(counts, settings.quarantine_max_share, ds)
+
+    day = f"dt = '{ds}'"
+    bronze_boards_all = io.read_table(spark, catalog.BRONZE_BOARDS, settings)
+    boards_today = bronze_boards_all.where(day)
+    io.upsert(silver_boards(boards_today), catalog.SILVER_BOARDS, settings,
+              newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+    pins_today = io.read_table(spark, catalog.BRONZE_PINS, settings).where(day)
+    io.upsert(silver_pins(pins_today), catalog.SILVER_PINS, settings,
+              newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+
+    events = silver_events(
+        io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(day), secret_board_ids(bronze_boards_all)
+    ).persist()
+    dates = sorted(r["event_date"].isoformat() for r in events.select("event_date").distinct().collect())
+    if dates:
+        in_dates = ", ".join(f"DATE'{d}'" for d in dates)
+        io.insert_new(events, catalog.SILVER_EVENTS, settings, prune=f"t.event_date IN ({in_dates})")
+    else:
+        io.ensure_table(spark, catalog.SILVER_EVENTS, settings)
+    events.unpersist()
+
+    outputs = (catalog.BRONZE_EVENTS, catalog.BRONZE_PINS, catalog.BRONZE_BOARDS, catalog.QUARANTINE,
+               catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
+    read = sum(sum(c.values()) for c in counts.values())
+    accepted = sum(c.get("accepted", 0) for c in counts.values())
+    return StageResult(
+        stage="ingest",
+        ds=ds,
+        rows_in=read,
+        rows_out=accepted,
+        output_versions=versions(spark, settings, *outputs),
+        outputs={t.name: t.path(settings) for t in outputs},
+        details={"counts": counts, "event_dates": dates},
+    )

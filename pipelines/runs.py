@@ -1,0 +1,82 @@
+"""What a stage returns, and the ops record of it (pipeline_runs)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from pipelines import catalog, io
+from pipelines.settings import Settings
+
+
+@dataclass
+class StageResult:
+    stage: str
+    ds: str
+    rows_in: int = 0
+    rows_out: int = 0
+    input_versions: dict[str, int] = field(default_factory=dict)
+    output_versions: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # table name -> path
+    details: dict[str, object] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def versions(spark: SparkSession, settings: Settings, *tables: catalog.Table) -> dict[str, int]:
+    """Current Delta version of each existing table (lineage for what a stage read or wrote)."""
+    found = {t.name: io.table_version(spark, t, settings) for t in tables}
+    return {name: v for name, v in found.items() if v is not None}
+
+
+def record_run(
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    result: StageResult,
+    status: str,
+    started_at: dt.datetime,
+    message: str | None = None,
+) -> None:
+    row = {
+        "run_id": run_id,
+        "ds": dt.date.fromisoformat(result.ds),
+        "stage": result.stage,
+        "status": status,
+        "rows_in": result.rows_in,
+        "rows_out": result.rows_out,
+        "input_versions": result.input_versions,
+        "output_versions": result.output_versions,
+        "started_at": started_at,
+        "seconds": float(result.seconds),
+        "message": message,
+    }
+    io.append(spark.createDataFrame([row], catalog.PIPELINE_RUNS.schema), catalog.PIPELINE_RUNS, settings)
+
+
+def record_validation(
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    ds: str,
+    results: list,
+    table_versions: dict[str, int],
+) -> None:
+    """Append one validation_results row per gated table (results: expectations.gate.GateResult)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = [
+        {
+            "run_id": run_id,
+            "ds": dt.date.fromisoformat(ds),
+            "table_name": r.table,
+            "suite": r.suite,
+            "success": r.success,
+            "evaluated": r.evaluated,
+            "failed_expectations": list(r.failed),
+            "table_version": table_versions.get(r.table),
+            "validated_at": now,
+        }
+        for r in results
+    ]
+    df = spark.createDataFrame(rows, catalog.VALIDATION_RESULTS.schema)
+    io.append(df, catalog.VALIDATION_RESULTS, settings)

@@ -1,0 +1,79 @@
+"""Builds the one SparkSession a process uses (Delta extensions, local jars, local-mode tuning).
+
+Under spark-submit the JVM is already configured by the submitter: we keep its master and
+resources and only add what Delta needs if it is missing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from pipelines.settings import Settings
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.files.maxPartitionBytes": str(64 * 1024 * 1024),
+    "spark.sql.warehouse.dir": str(Path(os.environ.get("TMPDIR", "/tmp")) / "tastegraph-warehouse"),
+}
+
+
+class MissingJarsError(RuntimeError):
+    pass
+
+
+def delta_jars(settings: Settings) -> list[str]:
+    jars = sorted(str(p) for p in Path(settings.jars_dir).glob("*.jar"))
+    names = " ".join(Path(j).name for j in jars)
+    if "delta-spark" not in names or "delta-storage" not in names:
+        raise MissingJarsError(
+            f"Delta Lake jars not found in {settings.jars_dir}. Run `make setup` (it fetches "
+            "io.delta:delta-spark and io.delta:delta-storage with Maven), or point "
+            "TASTEGRAPH_JARS_DIR at a folder that holds them."
+        )
+    return jars
+
+
+def under_spark_submit() -> bool:
+    return "PYSPARK_GATEWAY_PORT" in os.environ or os.environ.get("SPARK_SUBMIT") == "1"
+
+
+def get_spark(settings: Settings, app_name: str = "tastegraph") -> SparkSession:
+    """Return the process's SparkSession, creating it once."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    if under_spark_submit():
+        # The submitter chose master, resources and jars; add only Delta's SQL settings.
+        for key, value in DELTA_CONF.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+    conf = {
+        **LOCAL_CONF,
+        **DELTA_CONF,
+        "spark.jars": ",".join(delta_jars(settings)),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.default.parallelism": str(settings.shuffle_partitions),
+    }
+    builder = builder.master(settings.spark_master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
