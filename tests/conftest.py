@@ -1,0 +1,51 @@
+"""One SparkSession for the whole suite (local[2], few shuffle partitions), temporary lakes."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Isolate Prefect's state (temporary server database) and keep every library offline and quiet.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="tastegraph-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.pop("PREFECT_API_URL", None)
+
+from pipelines.settings import disable_telemetry, load_settings  # noqa: E402
+
+disable_telemetry()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pipelines.spark import get_spark
+
+    session = get_spark(load_settings(shuffle_partitions=2))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, spark):
+    """Settings bound to a fresh temporary lake."""
+    return load_settings(env={}, lake_root=tmp_path / "lake", shuffle_partitions=2)
+
+
+def write_raw(settings, stream: str, ds: str, lines: list, name: str = "part-00000.jsonl.gz") -> Path:
+    """Write raw lines (dicts become JSON, strings are written as they are) like the generator does."""
+    path = settings.raw_dir / stream / f"dt={ds}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write((line if isinstance(line, str) else json.dumps(line, sort_keys=True)) + "\n")
+    return path
+
+
+def rows(df, *order: str) -> list[dict]:
+    """A DataFrame as a sorted list of plain dicts, for exact comparisons."""
+    data = [r.asDict(recursive=True) for r in df.collect()]
+    return sorted(data, key=lambda r: tuple((r[c] is not None, r[c]) for c in order)) if order else data

@@ -1,0 +1,156 @@
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from pipelines import catalog, ingest, io
+from tests.conftest import rows, write_raw
+
+DS = "2026-01-01"
+T = "2026-01-01T10:00:00.000Z"
+
+
+def ev(event_id, event_type, user="u1", pin="p1", **extra):
+    record = {"schema_version": 1, "event_id": event_id, "event_type": event_type, "event_time": T,
+              "user_id": user, "pin_id": pin, "client_ip": "203.0.113.9", "user_agent": "Mozilla/5.0"}
+    record.update(extra)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+BOARDS = [
+    {"schema_version": 1, "board_id": "b1", "owner_id": "u1", "created_at": T, "updated_at": T,
+     "name": "dinners", "description": "weeknight food", "category": "recipes", "is_secret": False},
+    {"schema_version": 1, "board_id": "b2", "owner_id": "u2", "created_at": T, "updated_at": T,
+     "name": "surprise", "description": "gift ideas", "category": "weddings", "is_secret": True},
+    {"schema_version": 1, "board_id": "b3", "owner_id": "u2", "created_at": T, "updated_at": T,
+     "name": "cars", "description": "mail me at jane.doe@mail.com", "category": "cars", "is_secret": False},
+]
+PINS = [
+    {"schema_version": 1, "pin_id": "p1", "creator_id": "u3", "created_at": T, "updated_at": T,
+     "title": "garlic pasta", "description": "ask bob@example.org", "interests": [{"interest": "recipes", "score": 0.9}]},
+    {"schema_version": 1, "pin_id": "p1", "creator_id": "u3", "created_at": T, "updated_at": "2026-01-01T11:00:00.000Z",
+     "title": "garlic pasta v2", "description": "updated"},
+    {"schema_version": 1, "pin_id": "p2", "creator_id": "u3", "created_at": T, "updated_at": T, "title": "bouquet"},
+]
+EVENTS = [
+    ev("e1", "impression"),                                   # 1 ok
+    ev("e2", "save", board_id="b1"),                          # 2 ok
+    ev("e3", "save", user="u2", pin="p2", board_id="b2"),     # 3 ok in bronze, secret board: not in silver
+    ev("e1", "impression"),                                   # 4 redelivered duplicate
+    '{"event_id": "e9", "event_type": ',                      # 5 malformed JSON
+    ev("e5", "click", is_outbound="yes"),                     # 6 wrong type
+    ev("e6", "impression", user=None),                        # 7 missing required id
+    ev("e7", "repin"),                                        # 8 unknown event type
+    ev("e8", "impression", event_time="yesterday"),           # 9 bad timestamp
+    ev("e10", "click", is_outbound=True, is_merchant=False),  # 10 ok
+    ev("e11", "save", board_id=None),                         # 11 save without a board
+]
+
+
+def _write_day(settings):
+    write_raw(settings, "boards", DS, BOARDS)
+    write_raw(settings, "pins", DS, PINS)
+    write_raw(settings, "events", DS, EVENTS)
+
+
+@pytest.fixture(scope="module")
+def module_settings(spark, tmp_path_factory):
+    from pipelines.settings import load_settings
+
+    return load_settings(env={}, lake_root=tmp_path_factory.mktemp("ingest") / "lake",
+                         shuffle_partitions=2, quarantine_max_share=1.0)
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, module_settings):
+    """One ingested day shared by the read-only tests of this module."""
+    _write_day(module_settings)
+    return ingest.run(spark, DS, module_settings)
+
+
+def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ingested):
+    settings = module_settings
+    bronze = rows(io.read_table(spark, catalog.BRONZE_EVENTS, settings), "line_number")
+    assert [(r["event_id"], r["line_number"]) for r in bronze] == [
+        ("e1", 1), ("e2", 2), ("e3", 3), ("e1", 4), ("e10", 10)
+    ]
+    assert bronze[0]["client_ip"] == "203.0.113.9"  # the restricted zone keeps raw fields
+    assert bronze[0]["dt"] == dt.date(2026, 1, 1) and bronze[0]["source_file"].endswith("part-00000.jsonl.gz")
+
+    quarantine = rows(io.read_table(spark, catalog.QUARANTINE, settings).where("stream = 'events'"), "line_number")
+    assert [(r["line_number"], r["reason"]) for r in quarantine] == [
+        (5, "malformed_json"), (6, "wrong_type"), (7, "missing_required_field"),
+        (8, "unknown_event_type"), (9, "bad_timestamp"), (11, "missing_required_field"),
+    ]
+    assert quarantine[0]["raw_line"] == '{"event_id": "e9", "event_type": '
+    assert ingested.rows_in == len(EVENTS) + len(PINS) + len(BOARDS)
+    assert ingested.details["counts"]["events"] == {
+        "accepted": 5, "malformed_json": 1, "wrong_type": 1, "missing_required_field": 2,
+        "unknown_event_type": 1, "bad_timestamp": 1,
+    }
+
+
+def test_silver_events_deduplicated_private_and_typed(spark, module_settings, ingested):
+    settings = module_settings
+    silver = io.read_table(spark, catalog.SILVER_EVENTS, settings)
+    assert sorted(silver.columns) == sorted(catalog.SILVER_EVENTS.columns)
+    assert "client_ip" not in silver.columns and "user_agent" not in silver.columns
+    got = rows(silver, "event_id")
+    assert [(r["event_id"], r["event_type"], r["board_id"]) for r in got] == [
+        ("e1", "impression", None), ("e10", "click", None), ("e2", "save", "b1"),
+    ]
+    assert got[0]["event_time"] == dt.datetime(2026, 1, 1, 10, 0) and got[0]["event_date"] == dt.date(2026, 1, 1)
+    assert got[1]["is_outbound"] is True and got[1]["is_merchant"] is False
+
+
+def test_silver_dimensions_latest_state_masked_no_secret(spark, module_settings, ingested):
+    settings = module_settings
+    pins = rows(io.read_table(spark, catalog.SILVER_PINS, settings), "pin_id")
+    assert [(p["pin_id"], p["title"]) for p in pins] == [("p1", "garlic pasta v2"), ("p2", "bouquet")]
+    assert pins[0]["first_seen"] == dt.datetime(2026, 1, 1, 10) and pins[0]["last_seen"] == dt.datetime(2026, 1, 1, 11)
+    boards = rows(io.read_table(spark, catalog.SILVER_BOARDS, settings), "board_id")
+    assert [b["board_id"] for b in boards] == ["b1", "b3"]
+    assert boards[1]["description"] == "mail me at [email]"
+
+
+def test_email_masked_in_pin_text(spark):
+    df = spark.createDataFrame([("write to a.b-c@x.co.uk now",)], "t string")
+    assert df.select(ingest.mask_emails(F.col("t")).alias("m")).first()["m"] == "write to [email] now"
+
+
+def test_rerun_leaves_tables_identical(spark, module_settings, ingested):
+    settings = module_settings
+    tables = (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
+    ignore = {"ingested_at"}
+
+    def snapshot():
+        return {t.name: rows(io.read_table(spark, t, settings).drop(*ignore & set(t.columns)), *[
+            c for c in t.columns if c not in ignore]) for t in tables}
+
+    before = snapshot()
+    ingest.run(spark, DS, settings)
+    assert snapshot() == before
+
+
+def test_redelivery_on_a_later_day_is_counted_once(spark, settings):
+    _write_day(settings)
+    ingest.run(spark, DS, settings.replace(quarantine_max_share=1.0))
+    day2 = "2026-01-02"
+    write_raw(settings, "boards", day2, [])
+    write_raw(settings, "pins", day2, [])
+    write_raw(settings, "events", day2, [ev("e2", "save", board_id="b1"), ev("e20", "closeup")])
+    ingest.run(spark, day2, settings)
+    ids = [r["event_id"] for r in rows(io.read_table(spark, catalog.SILVER_EVENTS, settings), "event_id")]
+    assert ids == ["e1", "e10", "e2", "e20"]
+
+
+def test_quarantine_share_above_threshold_fails_with_top_reasons(spark, settings):
+    _write_day(settings)
+    with pytest.raises(ingest.QuarantineThresholdError, match=r"missing_required_field \(2\)"):
+        ingest.run(spark, DS, settings.replace(quarantine_max_share=0.01))
+    assert not io.table_exists(spark, catalog.SILVER_EVENTS, settings)
+
+
+def test_missing_raw_input_names_the_fix(spark, settings):
+    with pytest.raises(io.MissingInputError, match="tastegraph generate"):
+        ingest.run(spark, DS, settings)
