@@ -1,71 +1,127 @@
-"""Scale runs: generate a day (or more) of logs, run every Spark stage, record seconds and rows.
+"""Scale runs, never part of `make test`. Results go to bench-out/*.json and a printed table.
 
-    make bench BENCH_ARGS="--events-per-day 1000000 --users 50000 --pins 200000 --days 1"
+    make bench                                           # stages at a small default scale
+    make bench BENCH_ARGS="ingest --events-per-day 1000000 --repeat 3"
+    make bench BENCH_ARGS="stages --events-per-day 1000000 --users 50000 --pins 200000"
 
-Writes bench-out/<timestamp>.json and prints a table. Never part of `make test`.
+`stages` runs every Spark stage in one session and records seconds and rows per stage.
+`ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
+days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
+DuckDB reading and deduplicating the same files as the single-machine reference.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
-import platform
-import resource
+import os
 import shutil
+import statistics
+import sys
 import time
 from pathlib import Path
 
-from pipelines.generate import GenerateConfig, dates, generate
-from pipelines.jobs import STAGES, run_stage
+from benchmarks.measure import run_measured
+from pipelines.generate import GenerateConfig, dates, generate, parse_noise
 from pipelines.settings import disable_telemetry, load_settings
-from pipelines.spark import get_spark
+
+OUT = Path("bench-out")
 
 
-def main(argv: list[str] | None = None) -> int:
-    disable_telemetry()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=5000)
-    parser.add_argument("--pins", type=int, default=50000)
-    parser.add_argument("--days", type=int, default=1)
-    parser.add_argument("--events-per-day", type=int, default=200_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--lake", default="bench-out/lake")
-    parser.add_argument("--out", default="bench-out")
-    parser.add_argument("--keep", action="store_true", help="keep the lake from a previous bench run")
-    args = parser.parse_args(argv)
-
-    lake = Path(args.lake)
-    if lake.exists() and not args.keep:
-        shutil.rmtree(lake)
-    settings = load_settings(lake_root=lake)
-    cfg = GenerateConfig(out=settings.raw_dir, users=args.users, pins=args.pins, days=args.days,
-                         events_per_day=args.events_per_day, seed=args.seed, start_date=dt.date(2026, 1, 1))
+def _raw(args) -> tuple[Path, GenerateConfig, dict]:
+    """Generate (or reuse) raw logs for these arguments."""
+    raw = OUT / f"raw-u{args.users}-p{args.pins}-e{args.events_per_day}-d{args.days}-s{args.seed}"
+    cfg = GenerateConfig(out=raw, users=args.users, pins=args.pins, days=args.days, seed=args.seed,
+                         events_per_day=args.events_per_day, start_date=dt.date(2026, 1, 1),
+                         noise=parse_noise(args.noise))
+    marker = raw / "_GENERATED.json"
+    if marker.exists():
+        return raw, cfg, json.loads(marker.read_text())
     t0 = time.perf_counter()
-    lines = generate(cfg, progress=lambda m: print(m, flush=True))
-    gen_seconds = time.perf_counter() - t0
+    counts = generate(cfg, progress=lambda m: print(m, flush=True))
+    info = {"lines": counts, "seconds": round(time.perf_counter() - t0, 1)}
+    marker.write_text(json.dumps(info))
+    return raw, cfg, info
 
+
+def bench_stages(args) -> dict:
+    from pipelines.jobs import STAGES, run_stage
+    from pipelines.spark import get_spark
+
+    raw, cfg, gen = _raw(args)
+    lake = OUT / "lake-stages"
+    shutil.rmtree(lake, ignore_errors=True)
+    settings = load_settings(lake_root=lake, raw_root=raw, quarantine_max_share=1.0)
     spark = get_spark(settings, app_name="tastegraph-bench")
     records = []
     for ds in dates(cfg):
         for stage in STAGES:
             result = run_stage(stage, ds, settings, spark)
             records.append({"ds": ds, "stage": stage, "rows_in": result.rows_in, "rows_out": result.rows_out,
-                            "seconds": round(result.seconds, 2),
-                            "rows_in_per_second": round(result.rows_in / result.seconds) if result.seconds else None})
+                            "seconds": round(result.seconds, 2)})
             print(f"{stage:<16}{ds:<12}{result.rows_in:>12,}{result.rows_out:>12,}{result.seconds:>9.1f}s", flush=True)
+    return {"generated": gen, "stages": records}
 
-    report = {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
-        "args": vars(args),
-        "generated_lines": lines,
-        "generate_seconds": round(gen_seconds, 2),
-        "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "stages": records,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"bench-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
+
+def bench_ingest(args) -> dict:
+    raw, cfg, gen = _raw(args)
+    days = dates(cfg)[:2]
+    runs = []
+    for rep in range(args.repeat):
+        lake = OUT / "lake-ingest"
+        shutil.rmtree(lake, ignore_errors=True)
+        env = {**os.environ, "TASTEGRAPH_LAKE_ROOT": str(lake), "TASTEGRAPH_RAW_ROOT": str(raw),
+               "TASTEGRAPH_QUARANTINE_MAX_SHARE": "1.0"}
+        for ds in days:
+            spark_run = run_measured([sys.executable, "-m", "pipelines.jobs", "ingest", "--ds", ds], env=env)
+            if spark_run.returncode != 0:
+                raise SystemExit(f"spark ingest failed:\n{spark_run.stderr[-3000:]}")
+            job = json.loads(spark_run.stdout[spark_run.stdout.index("{"):])
+            out = OUT / f"duckdb-{ds}.parquet"
+            duck = run_measured([sys.executable, "-m", "benchmarks.duckdb_ingest", str(raw), ds, str(out)])
+            if duck.returncode != 0:
+                raise SystemExit(f"duckdb failed:\n{duck.stderr[-3000:]}")
+            duck_job = json.loads(duck.stdout)
+            row = {
+                "repeat": rep, "ds": ds, "lines": job["rows_in"],
+                "spark_stage_seconds": job["seconds"], "spark_process_seconds": round(spark_run.seconds, 2),
+                "spark_lines_per_second": round(job["rows_in"] / job["seconds"]),
+                "spark_peak_rss_mb": round(spark_run.peak_rss_mb),
+                "duckdb_seconds": duck_job["seconds"], "duckdb_process_seconds": round(duck.seconds, 2),
+                "duckdb_lines_per_second": round(duck_job["lines_read"] / duck_job["seconds"]),
+                "duckdb_peak_rss_mb": round(duck.peak_rss_mb),
+                "ratio_spark_over_duckdb": round(job["seconds"] / duck_job["seconds"], 2),
+            }
+            runs.append(row)
+            print(json.dumps(row), flush=True)
+    medians = {}
+    for ds in days:
+        mine = [r for r in runs if r["ds"] == ds]
+        medians[ds] = {k: statistics.median(r[k] for r in mine) for k in mine[0] if k not in ("repeat", "ds")}
+    print("\nmedians per day:")
+    for ds, m in medians.items():
+        print(f"  {ds}: {json.dumps(m)}")
+    return {"generated": gen, "runs": runs, "medians": medians}
+
+
+def main(argv: list[str] | None = None) -> int:
+    disable_telemetry()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest"])
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--pins", type=int, default=50000)
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--events-per-day", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--noise", default=None, help="generator noise, as for `tastegraph generate`")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    OUT.mkdir(exist_ok=True)
+    report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "cpus": os.cpu_count(), "args": vars(args)}
+    report.update(bench_stages(args) if args.suite == "stages" else bench_ingest(args))
+    path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")
     return 0

@@ -70,6 +70,8 @@ def spark_stage(stage: str, ds: str, settings: Settings, run_id: str) -> StageRe
     logger.info("%s %s: starting", stage, ds)
     result = _recorded(settings, run_id, stage, ds, lambda: run_stage(stage, ds, settings, get_spark(settings)))
     logger.info("%s %s: %s rows in, %s rows out, %.1fs", stage, ds, f"{result.rows_in:,}", f"{result.rows_out:,}", result.seconds)
+    if "summary" in result.details:
+        logger.info("%s %s: %s", stage, ds, result.details["summary"])
     return result
 
 

@@ -39,7 +39,10 @@ S, L, D, TS, B, DB, I = (
 
 INTEREST_SCORES = T.ArrayType(T.StructType([T.StructField("interest", S), T.StructField("score", DB)]))
 
+EXTRA_FIELDS = T.MapType(S, S)
+
 _INGEST_META = (
+    ("extra_fields", EXTRA_FIELDS),
     ("dt", D, False),
     ("source_file", S, False),
     ("line_number", L, False),
@@ -162,6 +165,13 @@ PIPELINE_RUNS = Table(
     ),
     "One row per stage run: rows in/out, Delta versions read and written, timing, status.",
 )
+TOUCHED_DATES = Table(
+    "touched_dates", "ops",
+    _schema(("ds", D, False), ("event_date", D, False), ("events", L, False)),
+    "Per ingested day: the event dates its events landed in (late events touch earlier dates).",
+    partition_by=("ds",),
+    keys=("ds", "event_date"),
+)
 VALIDATION_RESULTS = Table(
     "validation_results", "ops",
     _schema(
@@ -176,7 +186,7 @@ ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
     GRAPH_EDGES, PIN_STATS, USER_STATS,
-    PIPELINE_RUNS, VALIDATION_RESULTS,
+    PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}
 

@@ -18,8 +18,24 @@ from typing import Callable, Iterator
 
 from pipelines.contract import INTEREST_NAMES, INTERESTS, SCHEMA_VERSION
 
-NOISE_KINDS = ("malformed", "duplicate")
+# Each --noise kind produces one kind of dirt (rate = share of event lines affected).
+NOISE_KINDS = (
+    "malformed",        # truncated JSON
+    "wrong_type",       # a field of the wrong JSON type
+    "missing_id",       # a required id left out
+    "duplicate",        # the same event line redelivered later in the same file
+    "redelivered",      # the same event line redelivered in the next day's file
+    "late",             # event time 1-5 days before the file's dt
+    "future",           # event time days after the file's dt
+    "unknown_type",     # an event type the contract does not know
+    "extra_fields",     # unknown extra fields (a newer client schema)
+    "oversize",         # a free-text string far over the size limit
+    "invalid_utf8",     # stray bytes that are not UTF-8
+    "secret_save",      # a save to a secret board
+    "pii_text",         # e-mail addresses typed into pin and board descriptions
+)
 DEFAULT_NOISE = {"malformed": 0.002, "duplicate": 0.003}
+OVERSIZE_CHARS = 20_000
 
 # Funnel probabilities: impression >> closeup > click > save.
 P_CLOSEUP = 0.15
@@ -242,28 +258,79 @@ def _dumps(record: dict) -> str:
     return json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True, separators=(",", ":"))
 
 
-def _with_noise(lines: Iterator[str], noise: dict[str, float], rng: random.Random) -> Iterator[str]:
-    """Inject malformed lines and redelivered duplicates (later in the same file)."""
-    pending: list[str] = []
-    for line in lines:
+def _dirty(record: dict, kind: str, rng: random.Random, day_start: dt.datetime, secret_boards: list[str]) -> dict:
+    """A copy of an event record with one kind of dirt: a new event of its own (fresh event_id)."""
+    r = dict(record, event_id=f"e{rng.getrandbits(64):016x}")
+    if kind == "wrong_type":
+        r[rng.choice(("is_outbound", "schema_version"))] = rng.choice(("yes", [1, 2], {"x": 1}))
+    elif kind == "missing_id":
+        r.pop(rng.choice(("event_id", "user_id")), None)
+    elif kind == "late":
+        r["event_time"] = _iso(day_start - dt.timedelta(days=rng.randint(1, 5), seconds=-rng.randrange(86400)))
+    elif kind == "future":
+        r["event_time"] = _iso(day_start + dt.timedelta(days=rng.randint(3, 30), seconds=rng.randrange(86400)))
+    elif kind == "unknown_type":
+        r["event_type"] = rng.choice(("repin", "swipe", "zoom"))
+    elif kind == "extra_fields":
+        r["client_version"] = f"{rng.randint(1, 9)}.{rng.randint(0, 20)}"
+        r["experiment"] = {"name": "feed_v2", "arm": rng.choice(("a", "b"))}
+    elif kind == "oversize":
+        r["session_id"] = "x" * OVERSIZE_CHARS
+    elif kind == "secret_save" and secret_boards:
+        r["event_type"], r["board_id"] = "save", rng.choice(secret_boards)
+    return r
+
+
+RECORD_KINDS = ("wrong_type", "missing_id", "late", "future", "unknown_type", "extra_fields", "oversize", "secret_save")
+
+
+def _with_noise(
+    records: Iterator[dict],
+    noise: dict[str, float],
+    rng: random.Random,
+    day_start: dt.datetime,
+    secret_boards: list[str],
+    carry_in: list[bytes],
+    carry_out: list[bytes],
+) -> Iterator[bytes]:
+    """Event lines with dirt: one rng draw per kind and line, so each knob is independent."""
+    yield from carry_in  # yesterday's redeliveries come first
+    pending: list[bytes] = []
+    record_kinds = [k for k in RECORD_KINDS if noise.get(k, 0.0) > 0]
+    for record in records:
+        for kind in record_kinds:
+            if rng.random() < noise[kind]:
+                yield _dumps(_dirty(record, kind, rng, day_start, secret_boards)).encode()
+        line = _dumps(record).encode()
         yield line
         if rng.random() < noise.get("duplicate", 0.0):
             pending.append(line)
+        if rng.random() < noise.get("redelivered", 0.0):
+            carry_out.append(line)
         if rng.random() < noise.get("malformed", 0.0):
             yield line[: max(1, len(line) // 2)]  # truncated JSON
+        if rng.random() < noise.get("invalid_utf8", 0.0):
+            yield line[:-2] + b"\xff\xfe" + line[-2:]
         if pending and rng.random() < 0.2:
             yield pending.pop(0)
     yield from pending
 
 
-def _write_gz(path: Path, lines: Iterator[str]) -> int:
+def _with_pii(record: dict, rng: random.Random, rate: float) -> dict:
+    if rate and rng.random() < rate:
+        record = dict(record)
+        record["description"] = f"{record.get('description', '')} contact me at user{rng.randrange(10**6)}@example.com"
+    return record
+
+
+def _write_gz(path: Path, lines: Iterator[str | bytes]) -> int:
     """Write lines atomically (tmp file + rename); fixed mtime keeps the bytes reproducible."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     count = 0
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         for line in lines:
-            gz.write(line.encode("utf-8") + b"\n")
+            gz.write((line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n")
             count += 1
     os.replace(tmp, path)
     return count
@@ -274,17 +341,21 @@ def generate(cfg: GenerateConfig, progress: Callable[[str], None] | None = None)
     cfg.validate()
     world = build_world(cfg)
     counts = {"events": 0, "pins": 0, "boards": 0}
+    secret_boards = [b["board_id"] for b in world.boards if b["is_secret"]]
+    carry: list[bytes] = []
     for day in range(cfg.days):
         ds = (cfg.start_date + dt.timedelta(days=day)).isoformat()
+        day_start = dt.datetime.combine(cfg.start_date + dt.timedelta(days=day), dt.time(0, 0))
         noise_rng = random.Random(f"noise-{cfg.seed}-{day}")
-        boards = (_dumps(b) for b in (world.boards if day == 0 else []))
-        pins = (_dumps(p) for p, d in zip(world.pins, world.pin_day) if d == day)
-        events = (_dumps(e) for e in _events_for_day(cfg, world, day))
+        pii_rate = cfg.noise.get("pii_text", 0.0)
+        boards = (_dumps(_with_pii(b, noise_rng, pii_rate)) for b in (world.boards if day == 0 else []))
+        pins = (_dumps(_with_pii(p, noise_rng, pii_rate)) for p, d in zip(world.pins, world.pin_day) if d == day)
         counts["boards"] += _write_gz(cfg.out / "boards" / f"dt={ds}" / "part-00000.jsonl.gz", boards)
         counts["pins"] += _write_gz(cfg.out / "pins" / f"dt={ds}" / "part-00000.jsonl.gz", pins)
-        counts["events"] += _write_gz(
-            cfg.out / "events" / f"dt={ds}" / "part-00000.jsonl.gz", _with_noise(events, cfg.noise, noise_rng)
-        )
+        carry_in, carry = carry, []
+        events = _with_noise(_events_for_day(cfg, world, day), cfg.noise, noise_rng, day_start, secret_boards,
+                             carry_in, carry)
+        counts["events"] += _write_gz(cfg.out / "events" / f"dt={ds}" / "part-00000.jsonl.gz", events)
         if progress:
             progress(f"generated {ds}: {counts['events']:,} event lines so far")
     return counts

@@ -22,14 +22,25 @@ EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 EMAIL_MASK = "[email]"
 RAW_LINE_MAX_CHARS = 1000
 
+# Limits on accepted strings: ids and free text.
+ID_MAX_CHARS = 128
+TEXT_MAX_CHARS = 4096
+# An event more than this many days after its file's dt is a client clock error.
+FUTURE_TOLERANCE_DAYS = 1
+
 # Reason codes, in the order they are checked.
+INVALID_UTF8 = "invalid_utf8"
 MALFORMED_JSON = "malformed_json"
 WRONG_TYPE = "wrong_type"
 MISSING_REQUIRED = "missing_required_field"
+OVERSIZE_FIELD = "oversize_field"
 BAD_TIMESTAMP = "bad_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
+REASONS = (INVALID_UTF8, MALFORMED_JSON, WRONG_TYPE, MISSING_REQUIRED, OVERSIZE_FIELD, BAD_TIMESTAMP,
+           FUTURE_TIMESTAMP, UNKNOWN_EVENT_TYPE)
 
-_META = {"dt", "source_file", "line_number", "ingested_at"}
+_META = {"extra_fields", "dt", "source_file", "line_number", "ingested_at"}
 _TIME_FIELDS = {"event_time", "created_at", "updated_at"}
 
 
@@ -72,14 +83,28 @@ def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetim
     bad_time = F.lit(False)
     for name in time_fields:
         bad_time = bad_time | (F.col(f"p.{name}").isNotNull() & F.try_to_timestamp(F.col(f"p.{name}")).isNull())
+    oversize = F.lit(False)
+    for f in schema.fields:
+        if isinstance(f.dataType, T.StringType) and f.name != "_corrupt_record":
+            limit = ID_MAX_CHARS if f.name.endswith("_id") else TEXT_MAX_CHARS
+            oversize = oversize | (F.length(F.col(f"p.{f.name}")) > limit)
+    day = F.lit(dt.date.fromisoformat(ds))
     reason = (
-        F.when(is_corrupt & F.col("as_map").isNull(), F.lit(MALFORMED_JSON))
+        F.when(~F.is_valid_utf8("value"), F.lit(INVALID_UTF8))
+        .when(is_corrupt & F.col("as_map").isNull(), F.lit(MALFORMED_JSON))
         .when(is_corrupt, F.lit(WRONG_TYPE))
         .when(~_required_present(stream), F.lit(MISSING_REQUIRED))
+        .when(oversize, F.lit(OVERSIZE_FIELD))
         .when(bad_time, F.lit(BAD_TIMESTAMP))
     )
     if stream == "events":
-        reason = reason.when(~F.col("p.event_type").isin(*contract.EVENT_TYPES), F.lit(UNKNOWN_EVENT_TYPE))
+        event_day = F.to_date(F.try_to_timestamp(F.col("p.event_time")))
+        reason = (
+            reason.when(F.date_diff(event_day, day) > FUTURE_TOLERANCE_DAYS, F.lit(FUTURE_TIMESTAMP))
+            .when(~F.col("p.event_type").isin(*contract.EVENT_TYPES), F.lit(UNKNOWN_EVENT_TYPE))
+        )
+    known = [f.name for f in schema.fields]
+    extra = F.map_filter("as_map", lambda k, _: ~k.isin(*known))
     columns = [
         (F.try_to_timestamp(F.col(f"p.{f.name}")) if f.name in _TIME_FIELDS else F.col(f"p.{f.name}")).alias(f.name)
         for f in catalog.BRONZE_BY_STREAM[stream].schema.fields
@@ -87,7 +112,8 @@ def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetim
     ]
     return parsed.select(
         *columns,
-        F.lit(dt.date.fromisoformat(ds)).alias("dt"),
+        F.when(F.size(extra) > 0, extra).alias("extra_fields"),
+        day.alias("dt"),
         "source_file",
         "line_number",
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
@@ -107,7 +133,7 @@ def quarantine_rows(parsed: DataFrame, stream: str) -> DataFrame:
         "source_file",
         "line_number",
         "reason",
-        F.substring("value", 1, RAW_LINE_MAX_CHARS).alias("raw_line"),
+        F.substring(F.make_valid_utf8("value"), 1, RAW_LINE_MAX_CHARS).alias("raw_line"),
         "ingested_at",
     )
 
@@ -213,6 +239,24 @@ def check_quarantine_share(counts: dict[str, dict[str, int]], max_share: float, 
         )
 
 
+def touched_dates(events: DataFrame, ds: str) -> DataFrame:
+    """The event dates a day's silver events landed in, with counts."""
+    return events.groupBy("event_date").agg(F.count("*").alias("events")).select(
+        F.lit(dt.date.fromisoformat(ds)).alias("ds"), "event_date", "events"
+    )
+
+
+def summary(counts: dict[str, dict[str, int]]) -> str:
+    """Lines read, accepted and quarantined by reason, per stream: for people."""
+    parts = []
+    for stream, c in counts.items():
+        read = sum(c.values())
+        bad = ", ".join(f"{r}={n:,}" for r, n in sorted(c.items()) if r != "accepted")
+        parts.append(f"{stream}: {read:,} read, {c.get('accepted', 0):,} accepted, "
+                     f"{read - c.get('accepted', 0):,} quarantined" + (f" ({bad})" if bad else ""))
+    return "; ".join(parts)
+
+
 def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     """Ingest one day of all streams (boards first, so secret boards are known for events)."""
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -220,30 +264,46 @@ def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     for stream in ("boards", "pins", "events"):
         counts[stream] = _ingest_stream(spark, settings, stream, ds, ingested_at)
         log.info("ingest %s %s: %s", ds, stream, counts[stream])
+    log.info("ingest %s: %s", ds, summary(counts))
     check_quarantine_share(counts, settings.quarantine_max_share, ds)
 
     day = f"dt = '{ds}'"
     bronze_boards_all = io.read_table(spark, catalog.BRONZE_BOARDS, settings)
-    boards_today = bronze_boards_all.where(day)
-    io.upsert(silver_boards(boards_today), catalog.SILVER_BOARDS, settings,
-              newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
-    pins_today = io.read_table(spark, catalog.BRONZE_PINS, settings).where(day)
-    io.upsert(silver_pins(pins_today), catalog.SILVER_PINS, settings,
-              newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+    if counts["boards"].get("accepted"):
+        boards_today = bronze_boards_all.where(day)
+        io.upsert(silver_boards(boards_today), catalog.SILVER_BOARDS, settings,
+                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+        turned_secret = secret_board_ids(boards_today).persist()
+        if turned_secret.count():
+            # A board made secret later takes its history with it: nothing of it stays downstream.
+            io.delete_matching(turned_secret, catalog.SILVER_BOARDS, settings, "board_id")
+            io.delete_matching(turned_secret, catalog.SILVER_EVENTS, settings, "board_id")
+        turned_secret.unpersist()
+    else:
+        io.ensure_table(spark, catalog.SILVER_BOARDS, settings)
+    if counts["pins"].get("accepted"):
+        pins_today = io.read_table(spark, catalog.BRONZE_PINS, settings).where(day)
+        io.upsert(silver_pins(pins_today), catalog.SILVER_PINS, settings,
+                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+    else:
+        io.ensure_table(spark, catalog.SILVER_PINS, settings)
 
     events = silver_events(
         io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(day), secret_board_ids(bronze_boards_all)
     ).persist()
-    dates = sorted(r["event_date"].isoformat() for r in events.select("event_date").distinct().collect())
+    touched = touched_dates(events, ds).persist()
+    dates = sorted(r["event_date"].isoformat() for r in touched.collect())
     if dates:
         in_dates = ", ".join(f"DATE'{d}'" for d in dates)
         io.insert_new(events, catalog.SILVER_EVENTS, settings, prune=f"t.event_date IN ({in_dates})")
     else:
         io.ensure_table(spark, catalog.SILVER_EVENTS, settings)
+    io.overwrite_where(touched, catalog.TOUCHED_DATES, settings, f"ds = '{ds}'")
     events.unpersist()
+    touched.unpersist()
 
     outputs = (catalog.BRONZE_EVENTS, catalog.BRONZE_PINS, catalog.BRONZE_BOARDS, catalog.QUARANTINE,
-               catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
+               catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS, catalog.TOUCHED_DATES)
     read = sum(sum(c.values()) for c in counts.values())
     accepted = sum(c.get("accepted", 0) for c in counts.values())
     return StageResult(
@@ -253,5 +313,5 @@ def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
         rows_out=accepted,
         output_versions=versions(spark, settings, *outputs),
         outputs={t.name: t.path(settings) for t in outputs},
-        details={"counts": counts, "event_dates": dates},
+        details={"counts": counts, "event_dates": dates, "summary": summary(counts)},
     )

@@ -118,6 +118,19 @@ def upsert(
     )
 
 
+def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: str) -> None:
+    """Delete the target rows whose `column` equals a value in `keys` (MERGE ... DELETE)."""
+    spark = keys.sparkSession
+    if not table_exists(spark, table, settings):
+        return
+    (
+        DeltaTable.forPath(spark, table.path(settings)).alias("t")
+        .merge(keys.select(F.col(column).alias("_k")).distinct().alias("s"), f"t.{column} = s._k")
+        .whenMatchedDelete()
+        .execute()
+    )
+
+
 def append_once(df: DataFrame, table: Table, settings: Settings, app_id: str, txn_version: int) -> None:
     """Append unless this (app_id, txn_version) was already committed (Delta idempotent writes)."""
     data = conform(df, table)

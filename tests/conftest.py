@@ -39,9 +39,11 @@ def write_raw(settings, stream: str, ds: str, lines: list, name: str = "part-000
     """Write raw lines (dicts become JSON, strings are written as they are) like the generator does."""
     path = settings.raw_dir / stream / f"dt={ds}" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8") as fh:
+    with gzip.open(path, "wb") as fh:
         for line in lines:
-            fh.write((line if isinstance(line, str) else json.dumps(line, sort_keys=True)) + "\n")
+            if isinstance(line, dict):
+                line = json.dumps(line, sort_keys=True)
+            fh.write((line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n")
     return path
 
 

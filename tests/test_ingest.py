@@ -44,6 +44,12 @@ EVENTS = [
     ev("e8", "impression", event_time="yesterday"),           # 9 bad timestamp
     ev("e10", "click", is_outbound=True, is_merchant=False),  # 10 ok
     ev("e11", "save", board_id=None),                         # 11 save without a board
+    ev("e12", "closeup", session_id="x" * 20_000),            # 12 oversize string
+    ev("e13", "closeup", event_time="2026-01-10T08:00:00.000Z"),  # 13 future timestamp
+    ev("e14", "closeup", event_time="2025-12-29T08:00:00.000Z"),  # 14 late event: accepted
+    ev("e15", "closeup", client_version="2.1", experiment={"arm": "a"}),  # 15 newer schema: accepted
+    b'{"event_id":"e16","event_type":"impression","event_time":"2026-01-01T10:00:00.000Z",'
+    b'"user_id":"u\xff\xfe","pin_id":"p1","schema_version":1}',  # 16 invalid UTF-8
 ]
 
 
@@ -72,8 +78,10 @@ def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ing
     settings = module_settings
     bronze = rows(io.read_table(spark, catalog.BRONZE_EVENTS, settings), "line_number")
     assert [(r["event_id"], r["line_number"]) for r in bronze] == [
-        ("e1", 1), ("e2", 2), ("e3", 3), ("e1", 4), ("e10", 10)
+        ("e1", 1), ("e2", 2), ("e3", 3), ("e1", 4), ("e10", 10), ("e14", 14), ("e15", 15)
     ]
+    assert bronze[-1]["extra_fields"] == {"client_version": "2.1", "experiment": '{"arm":"a"}'}
+    assert bronze[0]["extra_fields"] is None
     assert bronze[0]["client_ip"] == "203.0.113.9"  # the restricted zone keeps raw fields
     assert bronze[0]["dt"] == dt.date(2026, 1, 1) and bronze[0]["source_file"].endswith("part-00000.jsonl.gz")
 
@@ -81,12 +89,15 @@ def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ing
     assert [(r["line_number"], r["reason"]) for r in quarantine] == [
         (5, "malformed_json"), (6, "wrong_type"), (7, "missing_required_field"),
         (8, "unknown_event_type"), (9, "bad_timestamp"), (11, "missing_required_field"),
+        (12, "oversize_field"), (13, "future_timestamp"), (16, "invalid_utf8"),
     ]
+    oversize = next(q for q in quarantine if q["reason"] == "oversize_field")
+    assert len(oversize["raw_line"]) == ingest.RAW_LINE_MAX_CHARS
     assert quarantine[0]["raw_line"] == '{"event_id": "e9", "event_type": '
     assert ingested.rows_in == len(EVENTS) + len(PINS) + len(BOARDS)
     assert ingested.details["counts"]["events"] == {
-        "accepted": 5, "malformed_json": 1, "wrong_type": 1, "missing_required_field": 2,
-        "unknown_event_type": 1, "bad_timestamp": 1,
+        "accepted": 7, "malformed_json": 1, "wrong_type": 1, "missing_required_field": 2,
+        "unknown_event_type": 1, "bad_timestamp": 1, "oversize_field": 1, "future_timestamp": 1, "invalid_utf8": 1,
     }
 
 
@@ -96,9 +107,12 @@ def test_silver_events_deduplicated_private_and_typed(spark, module_settings, in
     assert sorted(silver.columns) == sorted(catalog.SILVER_EVENTS.columns)
     assert "client_ip" not in silver.columns and "user_agent" not in silver.columns
     got = rows(silver, "event_id")
-    assert [(r["event_id"], r["event_type"], r["board_id"]) for r in got] == [
-        ("e1", "impression", None), ("e10", "click", None), ("e2", "save", "b1"),
+    assert [(r["event_id"], r["event_type"], r["board_id"], r["event_date"].isoformat()) for r in got] == [
+        ("e1", "impression", None, DS), ("e10", "click", None, DS), ("e14", "closeup", None, "2025-12-29"),
+        ("e15", "closeup", None, DS), ("e2", "save", "b1", DS),
     ]
+    touched = rows(io.read_table(spark, catalog.TOUCHED_DATES, settings), "event_date")
+    assert [(r["event_date"].isoformat(), r["events"]) for r in touched] == [("2025-12-29", 1), (DS, 4)]
     assert got[0]["event_time"] == dt.datetime(2026, 1, 1, 10, 0) and got[0]["event_date"] == dt.date(2026, 1, 1)
     assert got[1]["is_outbound"] is True and got[1]["is_merchant"] is False
 
@@ -132,21 +146,24 @@ def test_rerun_leaves_tables_identical(spark, module_settings, ingested):
     assert snapshot() == before
 
 
-def test_redelivery_on_a_later_day_is_counted_once(spark, settings):
+def test_later_day_redelivery_counted_once_and_board_turned_secret_removed(spark, settings):
     _write_day(settings)
     ingest.run(spark, DS, settings.replace(quarantine_max_share=1.0))
     day2 = "2026-01-02"
-    write_raw(settings, "boards", day2, [])
+    b1_secret = dict(BOARDS[0], updated_at="2026-01-02T09:00:00.000Z", is_secret=True)
+    write_raw(settings, "boards", day2, [b1_secret])
     write_raw(settings, "pins", day2, [])
-    write_raw(settings, "events", day2, [ev("e2", "save", board_id="b1"), ev("e20", "closeup")])
+    write_raw(settings, "events", day2, [ev("e10", "click", is_outbound=True, is_merchant=False), ev("e20", "closeup")])
     ingest.run(spark, day2, settings)
     ids = [r["event_id"] for r in rows(io.read_table(spark, catalog.SILVER_EVENTS, settings), "event_id")]
-    assert ids == ["e1", "e10", "e2", "e20"]
+    assert ids == ["e1", "e10", "e14", "e15", "e20"]  # e10 once; e2 (a save to b1) went with the board
+    boards = [r["board_id"] for r in rows(io.read_table(spark, catalog.SILVER_BOARDS, settings), "board_id")]
+    assert boards == ["b3"]
 
 
 def test_quarantine_share_above_threshold_fails_with_top_reasons(spark, settings):
     _write_day(settings)
-    with pytest.raises(ingest.QuarantineThresholdError, match=r"missing_required_field \(2\)"):
+    with pytest.raises(ingest.QuarantineThresholdError, match=r"events:missing_required_field \(2\)"):
         ingest.run(spark, DS, settings.replace(quarantine_max_share=0.01))
     assert not io.table_exists(spark, catalog.SILVER_EVENTS, settings)
 
