@@ -323,16 +323,42 @@ def _with_pii(record: dict, rng: random.Random, rate: float) -> dict:
     return record
 
 
-def _write_gz(path: Path, lines: Iterator[str | bytes]) -> int:
-    """Write lines atomically (tmp file + rename); fixed mtime keeps the bytes reproducible."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-        for line in lines:
-            gz.write((line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n")
-            count += 1
-    os.replace(tmp, path)
+LINES_PER_FILE = 250_000  # gzip is not splittable: several parts let Spark read a day in parallel
+
+
+def _write_parts(folder: Path, lines: Iterator[str | bytes], lines_per_file: int = LINES_PER_FILE) -> int:
+    """Write lines into part-NNNNN.jsonl.gz files of at most `lines_per_file` lines each.
+
+    Each part is written to a temporary name and renamed when complete; a fixed gzip mtime
+    keeps the bytes reproducible. Parts left by an earlier, larger run are removed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    count, part, written = 0, 0, []
+    gz = raw = None
+    for line in lines:
+        if gz is None:
+            path = folder / f"part-{part:05d}.jsonl.gz"
+            raw = open(path.with_name(path.name + ".tmp"), "wb")
+            gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        gz.write((line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n")
+        count += 1
+        if count % lines_per_file == 0:
+            gz.close(), raw.close()
+            os.replace(raw.name, path)
+            written.append(path)
+            gz = None
+            part += 1
+    if gz is not None or not written:
+        if gz is None:  # an empty stream still gets one (empty) file, so the day exists
+            path = folder / f"part-{part:05d}.jsonl.gz"
+            raw = open(path.with_name(path.name + ".tmp"), "wb")
+            gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        gz.close(), raw.close()
+        os.replace(raw.name, path)
+        written.append(path)
+    for stale in folder.glob("part-*.jsonl.gz"):
+        if stale not in written:
+            stale.unlink()
     return count
 
 
@@ -350,12 +376,12 @@ def generate(cfg: GenerateConfig, progress: Callable[[str], None] | None = None)
         pii_rate = cfg.noise.get("pii_text", 0.0)
         boards = (_dumps(_with_pii(b, noise_rng, pii_rate)) for b in (world.boards if day == 0 else []))
         pins = (_dumps(_with_pii(p, noise_rng, pii_rate)) for p, d in zip(world.pins, world.pin_day) if d == day)
-        counts["boards"] += _write_gz(cfg.out / "boards" / f"dt={ds}" / "part-00000.jsonl.gz", boards)
-        counts["pins"] += _write_gz(cfg.out / "pins" / f"dt={ds}" / "part-00000.jsonl.gz", pins)
+        counts["boards"] += _write_parts(cfg.out / "boards" / f"dt={ds}", boards)
+        counts["pins"] += _write_parts(cfg.out / "pins" / f"dt={ds}", pins)
         carry_in, carry = carry, []
         events = _with_noise(_events_for_day(cfg, world, day), cfg.noise, noise_rng, day_start, secret_boards,
                              carry_in, carry)
-        counts["events"] += _write_gz(cfg.out / "events" / f"dt={ds}" / "part-00000.jsonl.gz", events)
+        counts["events"] += _write_parts(cfg.out / "events" / f"dt={ds}", events)
         if progress:
             progress(f"generated {ds}: {counts['events']:,} event lines so far")
     return counts
