@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sb = sub.add_parser("submit", help="run one Spark stage with spark-submit")
     common(sb)
-    sb.add_argument("stage", choices=["ingest", "graph", "feature_tables"])
+    from pipelines.jobs import STAGES
+
+    sb.add_argument("stage", choices=list(STAGES))
     sb.add_argument("--ds", type=_date, required=True)
     sb.set_defaults(func=cmd_submit)
 

@@ -20,6 +20,7 @@ class Table:
     description: str
     partition_by: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set at creation
 
     def path(self, settings: Settings) -> str:
         return str((settings.lake_root / self.zone / self.name).resolve())
@@ -122,16 +123,48 @@ SILVER_BOARDS = Table(
 )
 
 # --- gold ---------------------------------------------------------------------------------
+_EDGE_KEY = (("src_type", S, False), ("src_id", S, False), ("dst_type", S, False), ("dst_id", S, False),
+             ("edge_type", S, False))
+
+GRAPH_EDGE_DAYS = Table(
+    "graph_edge_days", "gold",
+    _schema(("event_date", D, False), *_EDGE_KEY, ("event_count", L, False), ("first_seen", TS, False),
+            ("last_seen", TS, False)),
+    "Event-derived edges per event date (the daily contributions the edge state is folded from).",
+    partition_by=("event_date",),
+    keys=("event_date", "src_id", "dst_id", "edge_type"),
+    properties=(("delta.enableChangeDataFeed", "true"),),
+)
 GRAPH_EDGES = Table(
     "graph_edges", "gold",
-    _schema(
-        ("ds", D, False), ("src_type", S, False), ("src_id", S, False), ("dst_type", S, False),
-        ("dst_id", S, False), ("edge_type", S, False), ("event_count", L, False), ("weight", DB, False),
-        ("first_seen", TS, False), ("last_seen", TS, False),
-    ),
-    "Daily typed edges: user->pin engagement (weighted by type) and pin->board saved_to.",
-    partition_by=("ds",),
-    keys=("ds", "src_id", "dst_id", "edge_type"),
+    _schema(*_EDGE_KEY, ("event_count", L, False), ("weight", DB, False), ("weight_date", D, False),
+            ("first_seen", TS), ("last_seen", TS)),
+    "Taste-graph edges: one row per (src, dst, edge type); weight decayed to weight_date "
+    "(weight at t = weight * 0.5 ** ((t - weight_date) / half_life)).",
+    partition_by=("edge_type",),
+    keys=("src_id", "dst_id", "edge_type"),
+)
+GRAPH_NODES = Table(
+    "graph_nodes", "gold",
+    _schema(("node_type", S, False), ("node_id", S, False), ("degree", L, False), ("first_seen", TS),
+            ("last_seen", TS)),
+    "Users, pins, boards and interests with their degree and first/last seen.",
+    partition_by=("node_type",),
+    keys=("node_type", "node_id"),
+)
+PIN_PIN_EDGES = Table(
+    "pin_pin_edges", "gold",
+    _schema(("pin_id", S, False), ("other_pin_id", S, False), ("rank", I, False), ("score", DB, False),
+            ("cosave", DB, False), ("coengaged", DB, False)),
+    "Each pin's top-K neighbours by cosine-normalised co-save (pruned boards) and session co-engagement.",
+    keys=("pin_id", "other_pin_id"),
+)
+RELATED_PINS = Table(
+    "related_pins", "gold",
+    _schema(("pin_id", S, False), ("candidate_pin_id", S, False), ("rank", I, False), ("score", DB, False),
+            ("visits", L, False), ("walks_hit", L, False)),
+    "Each pin's top-N candidates from seeded random walks with restart on the pruned pin-board graph.",
+    keys=("pin_id", "candidate_pin_id"),
 )
 PIN_STATS = Table(
     "pin_stats", "gold",
@@ -185,7 +218,7 @@ VALIDATION_RESULTS = Table(
 ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
-    GRAPH_EDGES, PIN_STATS, USER_STATS,
+    GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, PIN_STATS, USER_STATS,
     PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}

@@ -1,22 +1,43 @@
-"""Graph stage: the day's typed, weighted edges.
+"""Graph stage: the taste graph's typed, weighted, time-decayed edges and its nodes.
 
-Edge types written here: user->pin engagement (impression, closeup, click, merchant_click,
-save, hide; weighted by configurable type weights, hide is negative) and pin->board
-saved_to. Rows are the day's contribution, partitioned by ds.
+Event-derived edges (user->pin engagement by type, pin->board saved_to, user->board follows,
+pin->pin co_engaged in a session) are first written per event date to `graph_edge_days`
+(partition overwrite of the dates the ingest touched, late events included). Those
+contributions are then folded into the running `graph_edges` state with one MERGE that reads
+only what changed since the last fold, through Delta's Change Data Feed; the fold records the
+`graph_edge_days` version it reached in the commit's metadata. A re-run, or a run after a
+crash at any point, folds exactly the changes not yet folded, so the state never counts a
+day twice.
+
+Weights: an event of type T on date d contributes type_weight[T] * 0.5 ** ((t - d) / half_life)
+at time t. A row stores `weight` as of `weight_date`; its value at any t is
+`weight * 0.5 ** ((t - weight_date) / half_life)` (see `weight_as_of`), which equals the
+closed form whichever day the row was last updated.
+
+Dimension edges (user->board owns, pin->interest and board->interest annotations) come from
+the silver dimensions, are not decayed, and are recomputed each run.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Mapping
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from pipelines import catalog, io
 from pipelines.runs import StageResult, versions
 from pipelines.settings import Settings
 
+log = logging.getLogger(__name__)
+
 ENGAGEMENT_TYPES = ("impression", "closeup", "click", "save", "hide")
+COENGAGEMENT_TYPES = ("closeup", "click", "save")
+EVENT_EDGE_TYPES = (*ENGAGEMENT_TYPES, "merchant_click", "saved_to", "follows", "co_engaged")
+DIMENSION_EDGE_TYPES = ("owns", "pin_interest", "board_interest")
+KEY = ("src_type", "src_id", "dst_type", "dst_id", "edge_type")
+FOLD_MARK = "graph_edge_days_version"
 
 
 def engagement_type() -> Column:
@@ -33,65 +54,221 @@ def type_weight(edge_type: Column, weights: Mapping[str, float]) -> Column:
     return expr
 
 
-def user_pin_edges(events: DataFrame, ds: str, weights: Mapping[str, float]) -> DataFrame:
-    engaged = events.where(F.col("event_type").isin(*ENGAGEMENT_TYPES)).withColumn("edge_type", engagement_type())
-    return (
-        engaged.groupBy("user_id", "pin_id", "edge_type")
-        .agg(F.count("*").alias("event_count"), F.min("event_time").alias("first_seen"), F.max("event_time").alias("last_seen"))
-        .select(
-            F.lit(dt.date.fromisoformat(ds)).alias("ds"),
-            F.lit("user").alias("src_type"),
-            F.col("user_id").alias("src_id"),
-            F.lit("pin").alias("dst_type"),
-            F.col("pin_id").alias("dst_id"),
-            "edge_type",
-            "event_count",
-            (F.col("event_count") * type_weight(F.col("edge_type"), weights)).alias("weight"),
-            "first_seen",
-            "last_seen",
-        )
+def decay(days: Column, half_life_days: float) -> Column:
+    return F.pow(F.lit(0.5), days.cast("double") / F.lit(float(half_life_days)))
+
+
+def weight_as_of(edges: DataFrame, as_of: str, half_life_days: float) -> DataFrame:
+    """Edges with `weight` decayed to `as_of` (dimension edges are not decayed)."""
+    day = F.lit(dt.date.fromisoformat(as_of))
+    decayed = F.col("weight") * decay(F.datediff(day, F.col("weight_date")), half_life_days)
+    return edges.withColumn(
+        "weight", F.when(F.col("edge_type").isin(*EVENT_EDGE_TYPES), decayed).otherwise(F.col("weight"))
+    ).withColumn("weight_date", F.when(F.col("edge_type").isin(*EVENT_EDGE_TYPES), day).otherwise(F.col("weight_date")))
+
+
+def _edge_rows(df: DataFrame, src_type: str, src: str, dst_type: str, dst: str, edge_type: Column) -> DataFrame:
+    return df.select(
+        "event_date",
+        F.lit(src_type).alias("src_type"), F.col(src).alias("src_id"),
+        F.lit(dst_type).alias("dst_type"), F.col(dst).alias("dst_id"),
+        edge_type.alias("edge_type"), "event_time",
     )
 
 
-def pin_board_edges(events: DataFrame, ds: str) -> DataFrame:
+def session_pairs(events: DataFrame, session_pin_cap: int) -> DataFrame:
+    """Pins engaged (closeup, click, save) in the same session: one row per pair (a < b).
+
+    A session pairs at most `session_pin_cap` pins (a deterministic hash sample), so a bot
+    session cannot blow the pair count up quadratically.
+    """
+    engaged = (
+        events.where(F.col("event_type").isin(*COENGAGEMENT_TYPES) & F.col("session_id").isNotNull()
+                     & F.col("pin_id").isNotNull())
+        .groupBy("session_id", "event_date", "pin_id")
+        .agg(F.min("event_time").alias("event_time"))
+    )
+    sample = Window.partitionBy("session_id", "event_date").orderBy(F.xxhash64("session_id", "pin_id"), "pin_id")
+    capped = engaged.withColumn("_n", F.row_number().over(sample)).where(F.col("_n") <= session_pin_cap)
+    a, b = capped.alias("a"), capped.alias("b")
+    pairs = a.join(
+        b,
+        on=(F.col("a.session_id") == F.col("b.session_id")) & (F.col("a.event_date") == F.col("b.event_date"))
+        & (F.col("a.pin_id") < F.col("b.pin_id")),
+        how="inner",
+    )
+    return pairs.select(
+        F.col("a.event_date").alias("event_date"),
+        F.col("a.pin_id").alias("pin_a"),
+        F.col("b.pin_id").alias("pin_b"),
+        F.greatest("a.event_time", "b.event_time").alias("event_time"),
+    )
+
+
+def edge_days(events: DataFrame, session_pin_cap: int) -> DataFrame:
+    """Event-derived edges per event date: count and first/last seen."""
+    engagement = events.where(F.col("event_type").isin(*ENGAGEMENT_TYPES) & F.col("pin_id").isNotNull())
     saves = events.where((F.col("event_type") == "save") & F.col("board_id").isNotNull())
+    follows = events.where((F.col("event_type") == "follow") & F.col("board_id").isNotNull())
+    rows = (
+        _edge_rows(engagement, "user", "user_id", "pin", "pin_id", engagement_type())
+        .unionByName(_edge_rows(saves, "pin", "pin_id", "board", "board_id", F.lit("saved_to")))
+        .unionByName(_edge_rows(follows, "user", "user_id", "board", "board_id", F.lit("follows")))
+        .unionByName(_edge_rows(session_pairs(events, session_pin_cap), "pin", "pin_a", "pin", "pin_b",
+                                F.lit("co_engaged")))
+    )
+    return rows.groupBy("event_date", *KEY).agg(
+        F.count("*").alias("event_count"),
+        F.min("event_time").alias("first_seen"),
+        F.max("event_time").alias("last_seen"),
+    )
+
+
+def net_changes(changes: DataFrame) -> DataFrame:
+    """Change Data Feed rows of graph_edge_days -> net count change per (edge, event date).
+
+    A partition rewritten with the same rows nets to zero and drops out, which is what makes
+    re-running a day a no-op for the edge state.
+    """
+    sign = (
+        F.when(F.col("_change_type").isin("insert", "update_postimage"), F.lit(1))
+        .when(F.col("_change_type").isin("delete", "update_preimage"), F.lit(-1))
+    )
+    signed = changes.withColumn("_sign", sign).where(F.col("_sign").isNotNull())
     return (
-        saves.groupBy("pin_id", "board_id")
-        .agg(F.count("*").alias("event_count"), F.min("event_time").alias("first_seen"), F.max("event_time").alias("last_seen"))
-        .select(
-            F.lit(dt.date.fromisoformat(ds)).alias("ds"),
-            F.lit("pin").alias("src_type"),
-            F.col("pin_id").alias("src_id"),
-            F.lit("board").alias("dst_type"),
-            F.col("board_id").alias("dst_id"),
-            F.lit("saved_to").alias("edge_type"),
-            "event_count",
-            F.col("event_count").cast("double").alias("weight"),
-            "first_seen",
-            "last_seen",
+        signed.groupBy("event_date", *KEY)
+        .agg(
+            F.sum(F.col("_sign") * F.col("event_count")).alias("net_count"),
+            F.min(F.when(F.col("_sign") > 0, F.col("first_seen"))).alias("first_seen"),
+            F.max(F.when(F.col("_sign") > 0, F.col("last_seen"))).alias("last_seen"),
         )
+        .where(F.col("net_count") != 0)
     )
 
 
-def graph_edges(events: DataFrame, ds: str, weights: Mapping[str, float]) -> DataFrame:
-    return user_pin_edges(events, ds, weights).unionByName(pin_board_edges(events, ds))
+def edge_deltas(net: DataFrame, as_of: dt.date, weights: Mapping[str, float], half_life_days: float) -> DataFrame:
+    """Per edge: the count change and the weight change decayed to `as_of`."""
+    contribution = (
+        F.col("net_count") * type_weight(F.col("edge_type"), weights)
+        * decay(F.datediff(F.lit(as_of), F.col("event_date")), half_life_days)
+    )
+    return net.groupBy(*KEY).agg(
+        F.sum("net_count").alias("event_count"),
+        F.sum(contribution).alias("weight"),
+        F.lit(as_of).alias("weight_date"),
+        F.min("first_seen").alias("first_seen"),
+        F.max("last_seen").alias("last_seen"),
+    )
 
 
-def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    inputs = versions(spark, settings, catalog.SILVER_EVENTS)
+def dimension_edges(pins: DataFrame, boards: DataFrame) -> DataFrame:
+    """user->board owns, pin->interest (annotation score) and board->interest (category) edges."""
+    owns = boards.where(F.col("owner_id").isNotNull()).select(
+        F.lit("user").alias("src_type"), F.col("owner_id").alias("src_id"),
+        F.lit("board").alias("dst_type"), F.col("board_id").alias("dst_id"),
+        F.lit("owns").alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
+    )
+    annotations = pins.select("pin_id", "first_seen", "last_seen", F.explode("interests").alias("a")).select(
+        F.lit("pin").alias("src_type"), F.col("pin_id").alias("src_id"),
+        F.lit("interest").alias("dst_type"), F.col("a.interest").alias("dst_id"),
+        F.lit("pin_interest").alias("edge_type"), F.col("a.score").alias("weight"), "first_seen", "last_seen",
+    )
+    categories = boards.where(F.col("category").isNotNull()).select(
+        F.lit("board").alias("src_type"), F.col("board_id").alias("src_id"),
+        F.lit("interest").alias("dst_type"), F.col("category").alias("dst_id"),
+        F.lit("board_interest").alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
+    )
+    return owns.unionByName(annotations).unionByName(categories).select(
+        *KEY, F.lit(0).cast("long").alias("event_count"), "weight",
+        F.to_date(F.coalesce("last_seen", "first_seen")).alias("weight_date"), "first_seen", "last_seen",
+    ).where(F.col("dst_id").isNotNull() & F.col("weight_date").isNotNull())
+
+
+def graph_nodes(edges: DataFrame) -> DataFrame:
+    """Every node with its degree (incident edges) and first/last seen."""
+    ends = edges.select(F.col("src_type").alias("node_type"), F.col("src_id").alias("node_id"), "first_seen",
+                        "last_seen").unionByName(
+        edges.select(F.col("dst_type").alias("node_type"), F.col("dst_id").alias("node_id"), "first_seen",
+                     "last_seen"))
+    return ends.groupBy("node_type", "node_id").agg(
+        F.count("*").alias("degree"), F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen")
+    )
+
+
+def _dates_to_recompute(spark: SparkSession, ds: str, settings: Settings, through: str | None) -> list[str]:
+    """The event dates the ingest of ds (or of ds..through) touched; ds itself when unknown."""
+    last = through or ds
+    touched = io.read_or_empty(spark, catalog.TOUCHED_DATES, settings).where(
+        F.col("ds").between(F.lit(ds).cast("date"), F.lit(last).cast("date")))
+    dates = sorted({r["event_date"].isoformat() for r in touched.select("event_date").distinct().collect()})
+    return dates or [ds]
+
+
+def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
+    """Fold every graph_edge_days change not yet folded into graph_edges (one MERGE). Returns edges changed."""
+    current = io.table_version(spark, catalog.GRAPH_EDGE_DAYS, settings)
+    folded = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
+    start = 0 if folded is None else int(folded) + 1
+    if current is None or start > current:
+        return 0
+    net = net_changes(io.read_changes(spark, catalog.GRAPH_EDGE_DAYS, settings, start, current)).persist()
+    latest = net.agg(F.max("event_date").alias("d")).first()["d"]
+    fold_date = max(dt.date.fromisoformat(as_of), latest) if latest else dt.date.fromisoformat(as_of)
+    deltas = edge_deltas(net, fold_date, settings.edge_type_weights, settings.decay_half_life_days).persist()
+    changed = deltas.count()
+    h = f"CAST({float(settings.decay_half_life_days)!r} AS DOUBLE)"  # a bare 14.0 would be a DECIMAL
+    new_date = "greatest(t.weight_date, s.weight_date)"
+    merged_weight = (
+        f"t.weight * pow(0.5, datediff({new_date}, t.weight_date) / {h}) "
+        f"+ s.weight * pow(0.5, datediff({new_date}, s.weight_date) / {h})"
+    )
+    with io.commit_metadata(spark, {FOLD_MARK: current}):
+        io.merge_edges(deltas, catalog.GRAPH_EDGES, settings, {
+            "event_count": "t.event_count + s.event_count",
+            "weight": merged_weight,
+            "weight_date": new_date,
+            "first_seen": "least(t.first_seen, s.first_seen)",
+            "last_seen": "greatest(t.last_seen, s.last_seen)",
+        }, delete_when="t.event_count + s.event_count <= 0")
+    net.unpersist()
+    deltas.unpersist()
+    return changed
+
+
+def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = None) -> StageResult:
+    """Recompute the touched dates' edge contributions, fold them into the state, rebuild nodes.
+
+    `through` widens the run to the touched dates of every ingested day from ds to through
+    (one run for a range of days gives the same edges as one run per day).
+    """
+    inputs = versions(spark, settings, catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
+    dates = _dates_to_recompute(spark, ds, settings, through)
     events = io.read_table(spark, catalog.SILVER_EVENTS, settings, version=inputs.get("events")).where(
-        F.col("event_date") == F.lit(ds).cast("date")
-    )
-    edges = graph_edges(events, ds, settings.edge_type_weights)
-    io.overwrite_where(edges, catalog.GRAPH_EDGES, settings, f"ds = '{ds}'")
-    written = io.read_table(spark, catalog.GRAPH_EDGES, settings).where(F.col("ds") == F.lit(ds).cast("date"))
-    counts = written.agg(F.count("*").alias("edges"), F.sum("event_count").alias("events")).first()
+        F.col("event_date").isin(*[dt.date.fromisoformat(d) for d in dates]))
+    in_dates = ", ".join(f"DATE'{d}'" for d in dates)
+    io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
+                       f"event_date IN ({in_dates})")
+    log.info("graph %s: recomputed edge contributions of %s", ds, dates)
+
+    changed = fold(spark, settings, through or ds)
+    pins = io.read_or_empty(spark, catalog.SILVER_PINS, settings)
+    boards = io.read_or_empty(spark, catalog.SILVER_BOARDS, settings)
+    in_types = ", ".join(f"'{t}'" for t in DIMENSION_EDGE_TYPES)
+    fold_mark = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
+    with io.commit_metadata(spark, {FOLD_MARK: fold_mark}):
+        io.overwrite_where(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, f"edge_type IN ({in_types})")
+    edges = io.read_table(spark, catalog.GRAPH_EDGES, settings)
+    io.overwrite(graph_nodes(edges), catalog.GRAPH_NODES, settings)
+
+    counts = {r["edge_type"]: r["n"] for r in edges.groupBy("edge_type").agg(F.count("*").alias("n")).collect()}
+    outputs = (catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES)
     return StageResult(
         stage="graph",
         ds=ds,
-        rows_in=int(counts["events"] or 0),
-        rows_out=int(counts["edges"]),
+        rows_in=events.count(),
+        rows_out=sum(counts.values()),
         input_versions=inputs,
-        output_versions=versions(spark, settings, catalog.GRAPH_EDGES),
-        outputs={catalog.GRAPH_EDGES.name: catalog.GRAPH_EDGES.path(settings)},
+        output_versions=versions(spark, settings, *outputs),
+        outputs={t.name: t.path(settings) for t in outputs},
+        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts},
     )

@@ -5,6 +5,8 @@ guarded by Delta's txnAppId/txnVersion.
 """
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -55,16 +57,60 @@ def table_version(spark: SparkSession, table: Table, settings: Settings) -> int 
     return DeltaTable.forPath(spark, table.path(settings)).history(1).collect()[0]["version"]
 
 
-def _create(df: DataFrame, table: Table, settings: Settings) -> None:
-    writer = df.limit(0).write.format("delta").mode("ignore")
-    if table.partition_by:
-        writer = writer.partitionBy(*table.partition_by)
-    writer.save(table.path(settings))
-
-
 def ensure_table(spark: SparkSession, table: Table, settings: Settings) -> None:
+    """Create the table (schema, partitioning, properties from the catalog) if it is absent."""
+    if table_exists(spark, table, settings):
+        return
+    builder = DeltaTable.createIfNotExists(spark).location(table.path(settings)).addColumns(table.schema)
+    if table.partition_by:
+        builder = builder.partitionedBy(*table.partition_by)
+    for key, value in table.properties:
+        builder = builder.property(key, value)
+    builder.execute()
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, metadata: dict):
+    """Attach `metadata` (JSON) to the Delta commits made inside the block (commitInfo.userMetadata)."""
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, json.dumps(metadata, sort_keys=True))
+    try:
+        yield
+    finally:
+        spark.conf.unset(key)
+
+
+def last_commit_metadata(spark: SparkSession, table: Table, settings: Settings, field: str):
+    """`field` of the newest commit whose userMetadata carries it, or None."""
     if not table_exists(spark, table, settings):
-        _create(spark.createDataFrame([], table.schema), table, settings)
+        return None
+    history = DeltaTable.forPath(spark, table.path(settings)).history().select("version", "userMetadata")
+    for row in history.where(F.col("userMetadata").isNotNull()).orderBy(F.desc("version")).collect():
+        try:
+            data = json.loads(row["userMetadata"])
+        except ValueError:
+            continue
+        if field in data:
+            return data[field]
+    return None
+
+
+def read_changes(spark: SparkSession, table: Table, settings: Settings, start: int, end: int) -> DataFrame:
+    """The Change Data Feed of `table` from version `start` to `end` inclusive."""
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", start)
+        .option("endingVersion", end)
+        .load(table.path(settings))
+    )
+
+
+def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
+    """Replace the whole table atomically (for small derived tables recomputed each run)."""
+    data = conform(df, table)
+    ensure_table(data.sparkSession, table, settings)
+    data.write.format("delta").mode("overwrite").save(table.path(settings))
 
 
 def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
@@ -116,6 +162,21 @@ def upsert(
         .whenNotMatchedInsertAll()
         .execute()
     )
+
+
+def merge_edges(
+    df: DataFrame, table: Table, settings: Settings, update: dict[str, str], delete_when: str | None = None
+) -> None:
+    """MERGE by the table's keys: matched rows get `update` (SQL on t/s) or are deleted when
+    `delete_when` holds; new keys are inserted as they are."""
+    data = conform(df, table)
+    spark = data.sparkSession
+    ensure_table(spark, table, settings)
+    condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
+    merge = DeltaTable.forPath(spark, table.path(settings)).alias("t").merge(data.alias("s"), condition)
+    if delete_when:
+        merge = merge.whenMatchedDelete(condition=delete_when)
+    merge.whenMatchedUpdate(set=update).whenNotMatchedInsertAll().execute()
 
 
 def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: str) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Callable
 
-from pipelines import feature_tables, graph, ingest
+from pipelines import cooccurrence, feature_tables, graph, ingest, walks
 from pipelines.runs import StageResult
 from pipelines.settings import SettingsError, load_settings
 from pipelines.spark import get_spark
@@ -23,6 +23,8 @@ from pipelines.spark import get_spark
 STAGES: dict[str, Callable] = {
     "ingest": ingest.run,
     "graph": graph.run,
+    "pin_pin": cooccurrence.run,
+    "related_pins": walks.run,
     "feature_tables": feature_tables.run,
 }
 

@@ -50,6 +50,9 @@ DEFAULT_TYPE_WEIGHTS = {
     "merchant_click": 3.0,
     "save": 4.0,
     "hide": -3.0,
+    "saved_to": 1.0,     # pin -> board
+    "follows": 1.0,      # user -> board
+    "co_engaged": 1.0,   # pin -> pin, engaged in the same session
 }
 
 
@@ -64,6 +67,20 @@ class Settings:
     feature_repo: Path = REPO_ROOT / "features"
     quarantine_max_share: float = 0.01
     edge_type_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
+    # Taste graph
+    decay_half_life_days: float = 14.0
+    board_pin_cap: int = 50          # pins per board that pair up / that walks can reach (hash sample)
+    board_entropy_max: float = 1.5   # bits; boards whose pins' interests are more diverse are pruned
+    pin_board_keep: int = 20         # each pin keeps its strongest board links only
+    pin_board_min_share: float = 0.5  # a link goes when the pin's interest is a smaller share of the board
+    session_pin_cap: int = 20        # engaged pins per session that pair up
+    pin_pin_top_k: int = 20
+    coengaged_weight: float = 0.5    # share of session co-engagement in the pin-pin score
+    related_top_n: int = 20
+    walks_per_pin: int = 20
+    walk_length: int = 4             # pin -> board -> pin hops per walk
+    walk_restart: float = 0.5        # chance to jump back to the query pin after each hop
+    walk_seed: int = 42
     task_retries: int = 2
     task_retry_delay_seconds: int = 5
 
@@ -120,6 +137,14 @@ def _coerce(s: Settings) -> Settings:
     missing = set(DEFAULT_TYPE_WEIGHTS) - set(s.edge_type_weights)
     if missing:
         problems.append(f"edge_type_weights lacks weights for {sorted(missing)}")
+    if s.decay_half_life_days <= 0:
+        problems.append("decay_half_life_days must be > 0")
+    for name in ("board_pin_cap", "pin_board_keep", "session_pin_cap", "pin_pin_top_k", "related_top_n",
+                 "walks_per_pin", "walk_length"):
+        if getattr(s, name) < 1:
+            problems.append(f"{name} must be >= 1")
+    if not 0.0 <= s.walk_restart < 1.0:
+        problems.append("walk_restart must be in [0, 1)")
     if s.task_retries < 0:
         problems.append("task_retries must be >= 0")
     if problems:

@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 from flows.cli import submit_command
 from flows.daily import backfill
 from flows.serving import lookup
-from pipelines import catalog, io
+from pipelines import catalog, cooccurrence, io
+from pipelines.quality import popularity_recs, precision_at_k
 from pipelines.generate import GenerateConfig, generate
 from pipelines.settings import load_settings
 from tests.conftest import rows, write_raw
@@ -21,7 +22,7 @@ DAYS = ["2026-01-01", "2026-01-02"]
 @pytest.fixture(scope="module")
 def lake(spark, tmp_path_factory):
     settings = load_settings(env={}, lake_root=tmp_path_factory.mktemp("e2e") / "lake", shuffle_partitions=2)
-    generate(GenerateConfig(out=settings.raw_dir, users=40, pins=300, days=2, events_per_day=1500, seed=3,
+    generate(GenerateConfig(out=settings.raw_dir, users=150, pins=450, days=2, events_per_day=20000, seed=3,
                             start_date=dt.date(2026, 1, 1)))
     results = backfill(DAYS[0], DAYS[-1], lake_root=str(settings.lake_root))
     return settings, results
@@ -30,7 +31,8 @@ def lake(spark, tmp_path_factory):
 def test_flow_runs_every_stage_for_every_day(spark, lake):
     settings, results = lake
     assert [(r.stage, r.ds) for r in results] == [
-        (stage, ds) for ds in DAYS for stage in ("ingest", "graph", "feature_tables", "gate", "feast")
+        (stage, ds) for ds in DAYS
+        for stage in ("ingest", "graph", "pin_pin", "related_pins", "feature_tables", "gate", "feast")
     ]
     runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings)
     assert runs.where("status = 'success'").count() == len(results)
@@ -55,12 +57,31 @@ def test_online_lookup_equals_delta_table(spark, lake):
     assert online["user_stats_v1__impressions_7d"][0] == user["impressions_7d"]
 
 
+def test_taste_graph_beats_popularity_on_planted_interests(spark, lake):
+    settings, _ = lake
+    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
+    related = io.read_table(spark, catalog.RELATED_PINS, settings)
+    neighbours = io.read_table(spark, catalog.PIN_PIN_EDGES, settings).withColumnRenamed("other_pin_id",
+                                                                                        "candidate_pin_id")
+    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    popular = popularity_recs(saved, related.select("pin_id"), 10)
+    assert related.select("pin_id").distinct().count() >= 200
+    p_related = precision_at_k(related, main, 10, "candidate_pin_id")
+    p_neighbours = precision_at_k(neighbours, main, 10, "candidate_pin_id")
+    p_popular = precision_at_k(popular, main, 10, "candidate_pin_id")
+    print(f"precision@10 related={p_related:.3f} pin_pin={p_neighbours:.3f} popularity={p_popular:.3f}")
+    assert p_related >= 0.8
+    assert p_neighbours >= 0.8
+    assert p_popular < 0.3
+
+
 def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):
     from deltalake import DeltaTable
 
     settings, _ = lake
     for table in (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS, catalog.SILVER_PINS,
-                  catalog.GRAPH_EDGES, catalog.PIN_STATS, catalog.USER_STATS, catalog.PIPELINE_RUNS):
+                  catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES, catalog.PIN_PIN_EDGES,
+                  catalog.RELATED_PINS, catalog.PIN_STATS, catalog.USER_STATS, catalog.PIPELINE_RUNS):
         independent = DeltaTable(table.path(settings)).to_pyarrow_table().num_rows
         assert independent == io.read_table(spark, table, settings).count(), table.name
 

@@ -2,8 +2,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines import catalog, feature_tables, graph
-from pipelines.settings import DEFAULT_TYPE_WEIGHTS
+from pipelines import catalog, feature_tables
 from tests.conftest import rows
 
 DS = "2026-01-01"
@@ -35,29 +34,6 @@ EVENTS = [
     ("e8", "click", "u1", "p2", None, t(15), False),
     ("e9", "closeup", "u2", "p2", None, t(16), None),
 ]
-
-
-def test_graph_edges_types_weights_and_times(spark):
-    got = rows(graph.graph_edges(silver(spark, EVENTS), DS, DEFAULT_TYPE_WEIGHTS), "src_id", "dst_id", "edge_type")
-    simple = [(r["src_type"], r["src_id"], r["dst_type"], r["dst_id"], r["edge_type"], r["event_count"],
-               round(r["weight"], 6), r["first_seen"], r["last_seen"]) for r in got]
-    assert simple == [
-        ("pin", "p1", "board", "b1", "saved_to", 2, 2.0, t(10, 6), t(12)),
-        ("user", "u1", "pin", "p1", "impression", 2, 0.2, t(10), t(11)),
-        ("user", "u1", "pin", "p1", "merchant_click", 1, 3.0, t(10, 5), t(10, 5)),
-        ("user", "u1", "pin", "p1", "save", 1, 4.0, t(10, 6), t(10, 6)),
-        ("user", "u1", "pin", "p2", "click", 1, 2.0, t(15), t(15)),
-        ("user", "u2", "pin", "p1", "save", 1, 4.0, t(12), t(12)),
-        ("user", "u2", "pin", "p2", "closeup", 1, 1.0, t(16), t(16)),
-        ("user", "u2", "pin", "p2", "hide", 1, -3.0, t(13), t(13)),
-    ]
-    assert all(r["ds"] == D for r in got)
-
-
-def test_type_weights_are_configurable(spark):
-    weights = {**DEFAULT_TYPE_WEIGHTS, "save": 10.0}
-    got = rows(graph.user_pin_edges(silver(spark, EVENTS), DS, weights).where("edge_type = 'save'"), "src_id")
-    assert [r["weight"] for r in got] == [10.0, 10.0]
 
 
 def test_pin_stats_exact(spark):
