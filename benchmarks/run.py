@@ -5,6 +5,8 @@
     make bench BENCH_ARGS="stages --events-per-day 1000000 --users 50000 --pins 200000"
 
 `stages` runs every Spark stage in one session and records seconds and rows per stage.
+`graph` ingests each day and times graph, pin_pin and related_pins (seconds, shuffle bytes,
+peak memory), with DuckDB computing the same co-save on the same edges as the reference.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -104,10 +106,92 @@ def bench_ingest(args) -> dict:
     return {"generated": gen, "runs": runs, "medians": medians}
 
 
+class _Sampler:
+    """Peak RSS of this process and its children (the JVM), sampled in a thread."""
+
+    def __init__(self):
+        import threading
+
+        import psutil
+
+        self.peak = 0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            total = 0
+            for p in [self._proc, *self._proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except Exception:  # noqa: BLE001 - a process may end between listing and reading
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _shuffle_bytes(port: int) -> int:
+    """Shuffle bytes written by all completed stages so far, from the Spark UI's REST API."""
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}/api/v1/applications"
+    app = json.load(urllib.request.urlopen(base))[0]["id"]
+    stages = json.load(urllib.request.urlopen(f"{base}/{app}/stages?status=complete"))
+    return sum(s.get("shuffleWriteBytes", 0) for s in stages)
+
+
+def bench_graph(args) -> dict:
+    """Ingest each day, then time graph, pin_pin and related_pins: seconds, shuffle bytes, peak RSS."""
+    from pipelines import catalog
+    from pipelines.jobs import run_stage
+    from pipelines.spark import get_spark
+
+    raw, cfg, gen = _raw(args)
+    lake = OUT / "lake-graph"
+    shutil.rmtree(lake, ignore_errors=True)
+    port = 4077
+    settings = load_settings(lake_root=lake, raw_root=raw, quarantine_max_share=1.0,
+                             spark_conf={"spark.ui.enabled": "true", "spark.ui.port": str(port)})
+    spark = get_spark(settings, app_name="tastegraph-bench-graph")
+    records = []
+    for ds in dates(cfg):
+        ingest = run_stage("ingest", ds, settings, spark)
+        row = {"ds": ds, "ingest_seconds": round(ingest.seconds, 2), "events": ingest.rows_in}
+        for stage in ("graph", "pin_pin", "related_pins"):
+            before = _shuffle_bytes(port)
+            with _Sampler() as sampler:
+                result = run_stage(stage, ds, settings, spark)
+            row[f"{stage}_seconds"] = round(result.seconds, 2)
+            row[f"{stage}_shuffle_mb"] = round((_shuffle_bytes(port) - before) / 2**20, 1)
+            row[f"{stage}_peak_rss_mb"] = round(sampler.peak / 2**20)
+            row[f"{stage}_rows_out"] = result.rows_out
+            if stage == "pin_pin":
+                row["pair_cost"] = result.details["pair_cost_sum_min_degree_cap_squared"]
+        duck = run_measured([sys.executable, "-m", "benchmarks.duckdb_cooccurrence",
+                             catalog.GRAPH_EDGES.path(settings), str(settings.board_pin_cap),
+                             str(settings.pin_pin_top_k)])
+        if duck.returncode != 0:
+            raise SystemExit(f"duckdb failed:\n{duck.stderr[-3000:]}")
+        row["duckdb_cosave_seconds"] = json.loads(duck.stdout)["seconds"]
+        row["ratio_pin_pin_over_duckdb"] = round(row["pin_pin_seconds"] / row["duckdb_cosave_seconds"], 2)
+        records.append(row)
+        print(json.dumps(row), flush=True)
+    return {"generated": gen, "days": records}
+
+
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest"])
+    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -120,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
-    report.update(bench_stages(args) if args.suite == "stages" else bench_ingest(args))
+    suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph}
+    report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")

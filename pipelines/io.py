@@ -6,11 +6,12 @@ guarded by Delta's txnAppId/txnVersion.
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.catalog import Table, raw_path
@@ -57,10 +58,20 @@ def table_version(spark: SparkSession, table: Table, settings: Settings) -> int 
     return DeltaTable.forPath(spark, table.path(settings)).history(1).collect()[0]["version"]
 
 
+def _clear_uncommitted(path: str) -> None:
+    """Remove what a process killed during table creation left behind: a folder whose
+    _delta_log holds no committed version. Nothing in it was ever part of a table."""
+    folder = Path(path)
+    log = folder / "_delta_log"
+    if log.is_dir() and not any(p.name.endswith(".json") and p.name[0].isdigit() for p in log.iterdir()):
+        shutil.rmtree(folder)
+
+
 def ensure_table(spark: SparkSession, table: Table, settings: Settings) -> None:
     """Create the table (schema, partitioning, properties from the catalog) if it is absent."""
     if table_exists(spark, table, settings):
         return
+    _clear_uncommitted(table.path(settings))
     builder = DeltaTable.createIfNotExists(spark).location(table.path(settings)).addColumns(table.schema)
     if table.partition_by:
         builder = builder.partitionedBy(*table.partition_by)
@@ -219,19 +230,17 @@ def read_raw_lines(spark: SparkSession, settings: Settings, stream: str, ds: str
             f"no raw {stream} files for {ds} under {path}; generate them with "
             f"`tastegraph generate --out {settings.raw_dir}` or set TASTEGRAPH_RAW_ROOT"
         )
-    lines = (
-        spark.read.text(path)
-        .select(
-            F.col("value"),
-            F.col("_metadata.file_path").alias("source_file"),
-            F.monotonically_increasing_id().alias("_row"),
-        )
+    lines = spark.read.text(path).select(
+        F.col("value"),
+        F.col("_metadata.file_path").alias("source_file"),
+        F.monotonically_increasing_id().alias("_row"),
     )
     # gzip files are not splittable, so a file is read in order by one task: row ids are
     # consecutive within a file and the line number is the offset from the file's first id.
-    first = Window.partitionBy("source_file")
-    return lines.select(
+    # The first ids are a tiny aggregate, broadcast back: the lines themselves never shuffle.
+    firsts = lines.groupBy("source_file").agg(F.min("_row").alias("_first"))
+    return lines.join(F.broadcast(firsts), on="source_file", how="inner").select(
         "value",
         "source_file",
-        (F.col("_row") - F.min("_row").over(first) + 1).alias("line_number"),
+        (F.col("_row") - F.col("_first") + 1).alias("line_number"),
     )

@@ -63,6 +63,7 @@ class Settings:
     spark_master: str = "local[2]"
     spark_driver_memory: str = "4g"
     shuffle_partitions: int = 4
+    spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra Spark settings (local mode)
     jars_dir: Path = REPO_ROOT / ".jars"
     feature_repo: Path = REPO_ROOT / "features"
     quarantine_max_share: float = 0.01
@@ -109,6 +110,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
                 pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
                 raw = {k.strip(): v for k, v in pairs}
             return {str(k): float(v) for k, v in dict(raw).items()}
+        if name == "spark_conf":
+            if isinstance(raw, str):
+                pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
+                raw = {k.strip(): v.strip() for k, v in pairs}
+            return {str(k): str(v) for k, v in dict(raw).items()}
         if name == "raw_root":
             return None if raw in (None, "") else Path(raw).expanduser()
         if isinstance(default, Path):

@@ -70,6 +70,7 @@ def get_spark(settings: Settings, app_name: str = "tastegraph") -> SparkSession:
         "spark.driver.memory": settings.spark_driver_memory,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.default.parallelism": str(settings.shuffle_partitions),
+        **settings.spark_conf,
     }
     builder = builder.master(settings.spark_master)
     for key, value in conf.items():

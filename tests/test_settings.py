@@ -9,12 +9,14 @@ def test_precedence_defaults_file_env_overrides(tmp_path):
     config = tmp_path / "tg.toml"
     config.write_text('[tastegraph]\nlake_root = "/from/file"\nshuffle_partitions = 3\nquarantine_max_share = 0.05\n')
     env = {"TASTEGRAPH_SHUFFLE_PARTITIONS": "7", "TASTEGRAPH_EDGE_TYPE_WEIGHTS":
-           "impression=0.5,closeup=1,click=2,merchant_click=3,save=9,hide=-1"}
+           "impression=0.5,closeup=1,click=2,merchant_click=3,save=9,hide=-1,saved_to=1,follows=1,co_engaged=2"}
     s = load_settings(config, env=env, quarantine_max_share=0.2)
     assert s.lake_root == Path("/from/file")          # file beats default
     assert s.shuffle_partitions == 7                   # env beats file
     assert s.quarantine_max_share == 0.2               # override beats all
     assert s.edge_type_weights["save"] == 9.0
+    assert load_settings(env={"TASTEGRAPH_SPARK_CONF": "spark.ui.enabled=true, spark.ui.port=4050"}).spark_conf == {
+        "spark.ui.enabled": "true", "spark.ui.port": "4050"}
     assert s.spark_master == Settings().spark_master   # default kept
     assert s.raw_dir == Path("/from/file/raw")
 
