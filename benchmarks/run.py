@@ -185,7 +185,28 @@ def bench_graph(args) -> dict:
         row["ratio_pin_pin_over_duckdb"] = round(row["pin_pin_seconds"] / row["duckdb_cosave_seconds"], 2)
         records.append(row)
         print(json.dumps(row), flush=True)
-    return {"generated": gen, "days": records}
+    return {"generated": gen, "days": records, "precision_at_10": _quality(spark, settings)}
+
+
+def _quality(spark, settings) -> dict:
+    """precision@10 against planted interests: related_pins, pin_pin_edges, popularity baseline."""
+    from pipelines import catalog, cooccurrence, io
+    from pipelines.quality import popularity_recs, precision_at_k
+
+    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings)).persist()
+    related = io.read_table(spark, catalog.RELATED_PINS, settings)
+    neighbours = io.read_table(spark, catalog.PIN_PIN_EDGES, settings).withColumnRenamed("other_pin_id",
+                                                                                        "candidate_pin_id")
+    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    quality = {
+        "related_pins": precision_at_k(related, main, 10, "candidate_pin_id"),
+        "pin_pin_edges": precision_at_k(neighbours, main, 10, "candidate_pin_id"),
+        "popularity": precision_at_k(popularity_recs(saved, related.select("pin_id"), 10), main, 10,
+                                     "candidate_pin_id"),
+        "query_pins": related.select("pin_id").distinct().count(),
+    }
+    print(f"precision@10: {json.dumps(quality)}", flush=True)
+    return quality
 
 
 def main(argv: list[str] | None = None) -> int:

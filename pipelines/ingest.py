@@ -121,7 +121,8 @@ def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetim
         "line_number",
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
         reason.alias("reason"),
-        "value",
+        # Only quarantined lines need their raw text: accepted ones drop it before caching.
+        F.when(reason.isNotNull(), F.col("value")).alias("value"),
     )
 
 
@@ -173,15 +174,19 @@ def silver_events(bronze: DataFrame, secret_board_ids: DataFrame) -> DataFrame:
     )
 
 
-def silver_pins(bronze: DataFrame) -> DataFrame:
-    """Latest version of each pin seen in this batch, with the batch's first/last seen times."""
-    seen = Window.partitionBy("pin_id")
-    latest = _first_per_key(
+def _latest_version(bronze: DataFrame, key: str) -> DataFrame:
+    """The newest version of each key in a batch, with the batch's first/last seen times."""
+    seen = Window.partitionBy(key)
+    return _first_per_key(
         bronze.withColumn("first_seen", F.min("updated_at").over(seen)).withColumn("last_seen", F.max("updated_at").over(seen)),
-        "pin_id",
+        key,
         [F.col("updated_at").desc(), F.col("line_number").desc()],
     )
-    return latest.select(
+
+
+def silver_pins(bronze: DataFrame) -> DataFrame:
+    """Latest version of each pin seen in this batch, with the batch's first/last seen times."""
+    return _latest_version(bronze, "pin_id").select(
         "pin_id", "creator_id", "created_at", "updated_at",
         mask_emails(F.col("title")).alias("title"),
         mask_emails(F.col("description")).alias("description"),
@@ -191,13 +196,7 @@ def silver_pins(bronze: DataFrame) -> DataFrame:
 
 def silver_boards(bronze: DataFrame) -> DataFrame:
     """Latest version of each public board; a board whose latest version is secret is dropped."""
-    seen = Window.partitionBy("board_id")
-    latest = _first_per_key(
-        bronze.withColumn("first_seen", F.min("updated_at").over(seen)).withColumn("last_seen", F.max("updated_at").over(seen)),
-        "board_id",
-        [F.col("updated_at").desc(), F.col("line_number").desc()],
-    )
-    return latest.where(~F.coalesce(F.col("is_secret"), F.lit(False))).select(
+    return _latest_version(bronze, "board_id").where(~F.coalesce(F.col("is_secret"), F.lit(False))).select(
         "board_id", "owner_id", "created_at", "updated_at",
         mask_emails(F.col("name")).alias("name"),
         mask_emails(F.col("description")).alias("description"),

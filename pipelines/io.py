@@ -1,7 +1,8 @@
 """The only module that reads or writes Delta tables (and raw files).
 
-Every write is idempotent: partition overwrite (replaceWhere), keyed MERGE, or an append
-guarded by Delta's txnAppId/txnVersion.
+Writes of data are idempotent: partition overwrite (replaceWhere), whole-table overwrite, or
+keyed MERGE. Plain appends are used only for the ops logs (pipeline_runs, validation_results),
+which record every attempt by design.
 """
 from __future__ import annotations
 
@@ -117,23 +118,20 @@ def read_changes(spark: SparkSession, table: Table, settings: Settings, start: i
     )
 
 
-def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
-    """Replace the whole table atomically (for small derived tables recomputed each run)."""
+def _save(df: DataFrame, table: Table, settings: Settings, mode: str, **options: str) -> None:
     data = conform(df, table)
     ensure_table(data.sparkSession, table, settings)
-    data.write.format("delta").mode("overwrite").save(table.path(settings))
+    data.write.format("delta").mode(mode).options(**options).save(table.path(settings))
+
+
+def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
+    """Replace the whole table atomically (for derived tables recomputed each run)."""
+    _save(df, table, settings, "overwrite")
 
 
 def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
     """Atomically replace the rows matching `predicate` (a partition filter) with `df`."""
-    data = conform(df, table)
-    ensure_table(data.sparkSession, table, settings)
-    (
-        data.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .save(table.path(settings))
-    )
+    _save(df, table, settings, "overwrite", replaceWhere=predicate)
 
 
 def insert_new(df: DataFrame, table: Table, settings: Settings, prune: str | None = None) -> None:
@@ -203,23 +201,8 @@ def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: s
     )
 
 
-def append_once(df: DataFrame, table: Table, settings: Settings, app_id: str, txn_version: int) -> None:
-    """Append unless this (app_id, txn_version) was already committed (Delta idempotent writes)."""
-    data = conform(df, table)
-    ensure_table(data.sparkSession, table, settings)
-    (
-        data.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", txn_version)
-        .save(table.path(settings))
-    )
-
-
 def append(df: DataFrame, table: Table, settings: Settings) -> None:
-    data = conform(df, table)
-    ensure_table(data.sparkSession, table, settings)
-    data.write.format("delta").mode("append").save(table.path(settings))
+    _save(df, table, settings, "append")
 
 
 def read_raw_lines(spark: SparkSession, settings: Settings, stream: str, ds: str) -> DataFrame:
