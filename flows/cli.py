@@ -65,8 +65,8 @@ def print_summary(results) -> None:
 
 def print_lookup(result: dict) -> None:
     """Print a Feast online response: the user's features once, then one line per pin."""
-    user_cols = [k for k in result if k.startswith("user_stats_v1__")]
-    pin_cols = [k for k in result if k.startswith("pin_stats_v1__")]
+    user_cols = sorted(k for k in result if k.startswith("user_stats_v1__"))
+    pin_cols = sorted(k for k in result if k.startswith("pin_stats_v1__"))
     if not result.get("user_id"):
         print("  (no rows)")
         return

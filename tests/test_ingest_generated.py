@@ -11,6 +11,7 @@ import pytest
 
 from pipelines import catalog, ingest, io
 from pipelines.generate import NOISE_KINDS, GenerateConfig, generate
+from pipelines.jobs import run_stage
 from pipelines.settings import load_settings
 from tests.conftest import rows
 
@@ -33,6 +34,8 @@ def noisy(spark, tmp_path_factory):
     _generate(settings)
     ingest.run(spark, "2026-01-01", settings)  # day 1 carries the boards, some of them secret
     result = ingest.run(spark, DS, settings)
+    for stage in ("graph", "pin_pin", "related_pins", "feature_tables"):  # gold, for the privacy scan
+        run_stage(stage, DS, settings, spark)
     return settings, result
 
 
@@ -76,6 +79,7 @@ def test_silver_and_gold_hold_no_pii_and_nothing_from_secret_boards(spark, noisy
     raw_saves_to_secret = io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(F.col("board_id").isin(*secret))
     assert raw_saves_to_secret.count() > 0
     ip = r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+    scanned = set()
     for table in catalog.ALL_TABLES:
         if table.zone not in ("silver", "gold") or not io.table_exists(spark, table, settings):
             continue
@@ -86,6 +90,9 @@ def test_silver_and_gold_hold_no_pii_and_nothing_from_secret_boards(spark, noisy
             bad = df.where(F.col(column).rlike(ip) | F.col(column).rlike(ingest.EMAIL_PATTERN)
                            | F.col(column).isin(*secret))
             assert bad.count() == 0, f"{table.name}.{column}"
+        scanned.add(table.name)
+    assert {"events", "pins", "boards", "graph_edges", "graph_nodes", "pin_pin_edges", "related_pins",
+            "pin_stats", "user_stats"} <= scanned
     masked = io.read_table(spark, catalog.SILVER_PINS, settings).where(F.col("description").contains("[email]"))
     assert masked.count() > 0
 
