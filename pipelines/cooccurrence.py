@@ -128,9 +128,13 @@ def saved_to_links(edges: DataFrame) -> DataFrame:
         F.col("src_id").alias("pin_id"), F.col("dst_id").alias("board_id"), "weight")
 
 
-def pruned_graph(spark: SparkSession, settings: Settings, ds: str) -> DataFrame:
-    """The pruned pin-board graph as of ds, read from graph_edges and silver pins."""
-    edges = graph.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, settings), ds, settings.decay_half_life_days)
+def edges_as_of(spark: SparkSession, settings: Settings, ds: str) -> DataFrame:
+    """graph_edges with weights decayed to ds."""
+    return graph.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, settings), ds, settings.decay_half_life_days)
+
+
+def pruned_graph(spark: SparkSession, settings: Settings, edges: DataFrame) -> DataFrame:
+    """The pruned pin-board graph from (decayed) graph edges and silver pins."""
     main = pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
     return pruned_pin_boards(saved_to_links(edges), main, settings.board_entropy_max, settings.pin_board_keep,
                              settings.board_pin_cap, settings.pin_board_min_share)
@@ -138,8 +142,8 @@ def pruned_graph(spark: SparkSession, settings: Settings, ds: str) -> DataFrame:
 
 def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     inputs = versions(spark, settings, catalog.GRAPH_EDGES, catalog.SILVER_PINS)
-    pruned = pruned_graph(spark, settings, ds).persist()
-    edges = graph.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, settings), ds, settings.decay_half_life_days)
+    edges = edges_as_of(spark, settings, ds)
+    pruned = pruned_graph(spark, settings, edges).persist()
     coengaged = edges.where(F.col("edge_type") == "co_engaged")
     result = pin_pin_edges(cosave_scores(pruned), coengaged_scores(coengaged), settings.coengaged_weight,
                            settings.pin_pin_top_k)

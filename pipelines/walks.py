@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from pipelines import catalog, io
-from pipelines.cooccurrence import pruned_graph
+from pipelines.cooccurrence import edges_as_of, pruned_graph
 from pipelines.runs import StageResult, versions
 from pipelines.settings import Settings
 
@@ -77,7 +77,7 @@ def related_pins(visits: DataFrame, top_n: int) -> DataFrame:
 
 def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     inputs = versions(spark, settings, catalog.GRAPH_EDGES, catalog.SILVER_PINS)
-    pruned = pruned_graph(spark, settings, ds).persist()
+    pruned = pruned_graph(spark, settings, edges_as_of(spark, settings, ds)).persist()
     visits = walk_visits(pruned, settings.walks_per_pin, settings.walk_length, settings.walk_restart,
                          settings.walk_seed)
     io.overwrite(related_pins(visits, settings.related_top_n), catalog.RELATED_PINS, settings)
