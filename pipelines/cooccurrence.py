@@ -31,22 +31,28 @@ def pin_main_interest(pins: DataFrame) -> DataFrame:
     return ranked.withColumn("_n", F.row_number().over(w)).where(F.col("_n") == 1).select("pin_id", "interest")
 
 
-def _board_interest_shares(saved_to: DataFrame, main_interest: DataFrame) -> DataFrame:
-    """(board_id, interest, n, total): how many of a board's pins have each main interest."""
-    labelled = saved_to.join(main_interest, on="pin_id", how="left").fillna({"interest": "_unknown"})
+def _labelled(saved_to: DataFrame, main_interest: DataFrame) -> DataFrame:
+    """Pin-board links with the pin's main interest (`_unknown` when it has none)."""
+    return saved_to.join(main_interest, on="pin_id", how="left").fillna({"interest": "_unknown"})
+
+
+def _interest_shares(labelled: DataFrame) -> DataFrame:
+    """(board_id, interest, share, total): the share of a board's pins with each main interest."""
     per_interest = labelled.groupBy("board_id", "interest").agg(F.count("*").alias("n"))
     totals = per_interest.groupBy("board_id").agg(F.sum("n").alias("total"))
-    return per_interest.join(totals, on="board_id", how="inner")
+    return per_interest.join(totals, on="board_id", how="inner").select(
+        "board_id", "interest", (F.col("n") / F.col("total")).alias("share"), "total")
+
+
+def _entropy(shares: DataFrame) -> DataFrame:
+    """(board_id, entropy in bits, pins) from interest shares."""
+    return shares.groupBy("board_id").agg(
+        (-F.sum(F.col("share") * F.log2("share"))).alias("entropy"), F.first("total").alias("pins"))
 
 
 def board_entropy(saved_to: DataFrame, main_interest: DataFrame) -> DataFrame:
     """Per board: the entropy (bits) of its pins' main interests, and its pin count."""
-    p = F.col("n") / F.col("total")
-    return (
-        _board_interest_shares(saved_to, main_interest)
-        .groupBy("board_id")
-        .agg((-F.sum(p * F.log2(p))).alias("entropy"), F.first("total").alias("pins"))
-    )
+    return _entropy(_interest_shares(_labelled(saved_to, main_interest)))
 
 
 def pruned_pin_boards(
@@ -58,15 +64,12 @@ def pruned_pin_boards(
     pin_board_min_share: float = 0.0,
 ) -> DataFrame:
     """(pin_id, board_id, weight) links that survive pruning."""
-    shares = _board_interest_shares(saved_to, main_interest).persist()
-    p = F.col("n") / F.col("total")
-    focused = shares.groupBy("board_id").agg((-F.sum(p * F.log2(p))).alias("entropy")).where(
-        F.col("entropy") <= entropy_max).select("board_id")
-    labelled = saved_to.join(main_interest, on="pin_id", how="left").fillna({"interest": "_unknown"})
+    labelled = _labelled(saved_to, main_interest)
+    shares = _interest_shares(labelled)
+    focused = _entropy(shares).where(F.col("entropy") <= entropy_max).select("board_id")
     on_topic = (
         labelled.join(focused, on="board_id", how="left_semi")
-        .join(shares.select("board_id", "interest", (F.col("n") / F.col("total")).alias("share")),
-              on=["board_id", "interest"], how="inner")
+        .join(shares.select("board_id", "interest", "share"), on=["board_id", "interest"], how="inner")
         .where(F.col("share") >= pin_board_min_share)
     )
     strongest = Window.partitionBy("pin_id").orderBy(F.desc("share"), F.desc("weight"), "board_id")
