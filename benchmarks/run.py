@@ -5,8 +5,11 @@
     make bench BENCH_ARGS="stages --events-per-day 1000000 --users 50000 --pins 200000"
 
 `stages` runs every Spark stage in one session and records seconds and rows per stage.
-`graph` ingests each day and times graph, pin_pin and related_pins (seconds, shuffle bytes,
-peak memory), with DuckDB computing the same co-save on the same edges as the reference.
+`graph` ingests each day and times graph, pin_pin, related_pins and user_candidates (seconds,
+shuffle bytes, peak memory), with DuckDB computing the same co-save on the same edges as the
+reference. `--derived ends` runs the full recomputations (pin_pin, related_pins,
+user_candidates, DuckDB) on the first and last day only: enough to compare day 1 with day 30
+of the incremental graph stage.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -163,10 +166,12 @@ def bench_graph(args) -> dict:
                              spark_conf={"spark.ui.enabled": "true", "spark.ui.port": str(port)})
     spark = get_spark(settings, app_name="tastegraph-bench-graph")
     records = []
-    for ds in dates(cfg):
+    days = dates(cfg)
+    for ds in days:
         ingest = run_stage("ingest", ds, settings, spark)
         row = {"ds": ds, "ingest_seconds": round(ingest.seconds, 2), "events": ingest.rows_in}
-        for stage in ("graph", "pin_pin", "related_pins"):
+        derived = args.derived == "all" or ds in (days[0], days[-1])
+        for stage in ("graph", "pin_pin", "related_pins", "user_candidates") if derived else ("graph",):
             before = _shuffle_bytes(port)
             with _Sampler() as sampler:
                 result = run_stage(stage, ds, settings, spark)
@@ -174,8 +179,15 @@ def bench_graph(args) -> dict:
             row[f"{stage}_shuffle_mb"] = round((_shuffle_bytes(port) - before) / 2**20, 1)
             row[f"{stage}_peak_rss_mb"] = round(sampler.peak / 2**20)
             row[f"{stage}_rows_out"] = result.rows_out
+            if stage == "graph":
+                row["graph_steps"] = result.details["step_seconds"]
+                row["edges_changed"] = result.details["edges_changed"]
             if stage == "pin_pin":
                 row["pair_cost"] = result.details["pair_cost_sum_min_degree_cap_squared"]
+        if not derived:
+            records.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         duck = run_measured([sys.executable, "-m", "benchmarks.duckdb_cooccurrence",
                              catalog.GRAPH_EDGES.path(settings), str(settings.board_pin_cap),
                              str(settings.pin_pin_top_k)])
@@ -189,9 +201,11 @@ def bench_graph(args) -> dict:
 
 
 def _quality(spark, settings) -> dict:
-    """precision@10 against planted interests: related_pins, pin_pin_edges, popularity baseline."""
+    """precision@10 against planted interests: related_pins, pin_pin_edges, user_candidates and
+    the popularity baselines."""
     from pipelines import catalog, cooccurrence, io
-    from pipelines.quality import popularity_recs, precision_at_k
+    from pipelines.quality import (popular_pins, popularity_recs, precision_at_k, user_interests,
+                                   user_precision_at_k)
 
     main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings)).persist()
     related = io.read_table(spark, catalog.RELATED_PINS, settings)
@@ -205,6 +219,12 @@ def _quality(spark, settings) -> dict:
                                      "candidate_pin_id"),
         "query_pins": related.select("pin_id").distinct().count(),
     }
+    recs = io.read_table(spark, catalog.USER_CANDIDATES, settings)
+    interests = user_interests(io.read_table(spark, catalog.SILVER_BOARDS, settings))
+    users = recs.select("user_id").distinct()
+    quality["user_candidates"] = user_precision_at_k(recs, interests, main, 10)
+    quality["user_popularity"] = user_precision_at_k(users.crossJoin(popular_pins(saved, 10)), interests, main, 10)
+    quality["users"] = users.count()
     print(f"precision@10: {json.dumps(quality)}", flush=True)
     return quality
 
@@ -220,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--noise", default=None, help="generator noise, as for `tastegraph generate`")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--derived", choices=["all", "ends"], default="all",
+                        help="graph: run pin_pin/related_pins/user_candidates every day, or first and last day")
     args = parser.parse_args(argv)
 
     OUT.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@ from pipelines.runs import StageResult, record_run, record_validation, versions
 from pipelines.settings import Settings, load_settings
 from pipelines.spark import get_spark
 
-SPARK_STAGES = ("ingest", "graph", "pin_pin", "related_pins", "feature_tables")
+SPARK_STAGES = ("ingest", "graph", "pin_pin", "related_pins", "user_candidates", "feature_tables")
 TRANSIENT_ERRORS = (ConnectionError, TimeoutError, Py4JNetworkError)
 TRANSIENT_MARKERS = ("ConcurrentAppendException", "ConcurrentWriteException", "ConcurrentDeleteReadException")
 

@@ -143,6 +143,9 @@ GRAPH_EDGES = Table(
     "(weight at t = weight * 0.5 ** ((t - weight_date) / half_life)).",
     partition_by=("edge_type",),
     keys=("src_id", "dst_id", "edge_type"),
+    # The daily MERGE marks replaced rows in deletion vectors instead of rewriting whole files,
+    # and its Change Data Feed is what graph_nodes is folded from.
+    properties=(("delta.enableChangeDataFeed", "true"), ("delta.enableDeletionVectors", "true")),
 )
 GRAPH_NODES = Table(
     "graph_nodes", "gold",
@@ -151,6 +154,7 @@ GRAPH_NODES = Table(
     "Users, pins, boards and interests with their degree and first/last seen.",
     partition_by=("node_type",),
     keys=("node_type", "node_id"),
+    properties=(("delta.enableDeletionVectors", "true"),),
 )
 PIN_PIN_EDGES = Table(
     "pin_pin_edges", "gold",
@@ -165,6 +169,14 @@ RELATED_PINS = Table(
             ("visits", L, False), ("walks_hit", L, False)),
     "Each pin's top-N candidates from seeded random walks with restart on the pruned pin-board graph.",
     keys=("pin_id", "candidate_pin_id"),
+)
+USER_CANDIDATES = Table(
+    "user_candidates", "gold",
+    _schema(("user_id", S, False), ("candidate_pin_id", S, False), ("rank", I, False), ("score", DB, False),
+            ("query_pins_hit", L, False)),
+    "Each user's top-N pins from walks seeded by their engaged pins (weighted by type and recency), "
+    "boosted when several query pins reach them.",
+    keys=("user_id", "candidate_pin_id"),
 )
 PIN_STATS = Table(
     "pin_stats", "gold",
@@ -218,7 +230,7 @@ VALIDATION_RESULTS = Table(
 ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
-    GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, PIN_STATS, USER_STATS,
+    GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, USER_CANDIDATES, PIN_STATS, USER_STATS,
     PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}

@@ -126,8 +126,8 @@ def build_world(cfg: GenerateConfig) -> World:
     user_boards: list[dict[str, list[int]]] = []
     for u, interests in enumerate(user_interests):
         mine: dict[str, list[int]] = {}
-        for _ in range(rng.randint(1, 4)):
-            theme = rng.choice(interests)
+        # A board for each of the user's interests, then a few more on any of them.
+        for theme in (*interests, *(rng.choice(interests) for _ in range(rng.randint(0, 2)))):
             b = len(boards)
             words = rng.sample(INTERESTS[theme], 2)
             boards.append({

@@ -15,12 +15,18 @@ at time t. A row stores `weight` as of `weight_date`; its value at any t is
 closed form whichever day the row was last updated.
 
 Dimension edges (user->board owns, pin->interest and board->interest annotations) come from
-the silver dimensions, are not decayed, and are recomputed each run.
+the silver dimensions and are not decayed; each run syncs them with one MERGE that writes only
+the rows that changed.
+
+`graph_nodes` is folded the same way from graph_edges' own Change Data Feed (an inserted edge
+adds one to the degree of both ends, a deleted one takes one away), so a day's run costs what
+the day changed, not what the graph holds.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -38,6 +44,7 @@ EVENT_EDGE_TYPES = (*ENGAGEMENT_TYPES, "merchant_click", "saved_to", "follows", 
 DIMENSION_EDGE_TYPES = ("owns", "pin_interest", "board_interest")
 KEY = ("src_type", "src_id", "dst_type", "dst_id", "edge_type")
 FOLD_MARK = "graph_edge_days_version"
+NODE_FOLD_MARK = "graph_edges_version"
 
 
 def engagement_type() -> Column:
@@ -184,15 +191,65 @@ def dimension_edges(pins: DataFrame, boards: DataFrame) -> DataFrame:
     ).where(F.col("dst_id").isNotNull() & F.col("weight_date").isNotNull())
 
 
-def graph_nodes(edges: DataFrame) -> DataFrame:
-    """Every node with its degree (incident edges) and first/last seen."""
-    ends = edges.select(F.col("src_type").alias("node_type"), F.col("src_id").alias("node_id"), "first_seen",
-                        "last_seen").unionByName(
-        edges.select(F.col("dst_type").alias("node_type"), F.col("dst_id").alias("node_id"), "first_seen",
-                     "last_seen"))
+def _ends(edges: DataFrame, *columns: str) -> DataFrame:
+    """Both ends of every edge as (node_type, node_id, *columns)."""
+    return edges.select(F.col("src_type").alias("node_type"), F.col("src_id").alias("node_id"), *columns).unionByName(
+        edges.select(F.col("dst_type").alias("node_type"), F.col("dst_id").alias("node_id"), *columns))
+
+
+def node_changes(changes: DataFrame) -> DataFrame:
+    """Change Data Feed rows of graph_edges -> per node: the degree change (edges inserted minus
+    edges deleted), the first/last seen of its inserted or updated edges, and whether it lost an
+    edge (its first/last seen may then shrink, so it must be recomputed: `reset`)."""
+    kind = F.col("_change_type")
+    now = kind.isin("insert", "update_postimage")
+    rows = changes.select(
+        *KEY, F.when(kind == "insert", 1).when(kind == "delete", -1).otherwise(0).alias("_sign"),
+        F.when(now, F.col("first_seen")).alias("first_seen"), F.when(now, F.col("last_seen")).alias("last_seen"))
+    return _ends(rows, "_sign", "first_seen", "last_seen").groupBy("node_type", "node_id").agg(
+        F.sum("_sign").cast("long").alias("degree"), F.min("first_seen").alias("first_seen"),
+        F.max("last_seen").alias("last_seen"), F.max(F.col("_sign") < 0).alias("reset"))
+
+
+def nodes_of(edges: DataFrame, only: DataFrame | None = None) -> DataFrame:
+    """Nodes from scratch (all, or `only` those keys): degree (incident edges), first/last seen."""
+    ends = _ends(edges, "first_seen", "last_seen")
+    if only is not None:
+        ends = ends.join(only, on=["node_type", "node_id"], how="left_semi")
     return ends.groupBy("node_type", "node_id").agg(
-        F.count("*").alias("degree"), F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen")
-    )
+        F.count("*").alias("degree"), F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"))
+
+
+def fold_nodes(spark: SparkSession, settings: Settings) -> None:
+    """Fold the graph_edges changes not yet folded into graph_nodes (one MERGE over the CDF).
+
+    Nodes only gaining or updating edges get degree += change and widened first/last seen;
+    nodes that lost an edge (rare: retracted events, removed boards) are recomputed from the
+    edge table at the folded version and replaced. The graph_edges version reached is kept in
+    the commit's metadata, as for the edge fold.
+    """
+    current = io.table_version(spark, catalog.GRAPH_EDGES, settings)
+    folded = io.last_commit_metadata(spark, catalog.GRAPH_NODES, settings, NODE_FOLD_MARK)
+    start = 0 if folded is None else int(folded) + 1
+    if current is None or start > current:
+        return
+    changes = node_changes(io.read_changes(spark, catalog.GRAPH_EDGES, settings, start, current)).persist()
+    lost = changes.where("reset").select("node_type", "node_id")
+    if not lost.isEmpty():
+        edges = io.read_table(spark, catalog.GRAPH_EDGES, settings, version=current)
+        exact = lost.join(nodes_of(edges, only=lost), on=["node_type", "node_id"], how="left").fillna(
+            {"degree": 0}).withColumn("reset", F.lit(True))
+        changes = changes.where(~F.col("reset")).unionByName(exact)
+    degree = "CASE WHEN s.reset THEN s.degree ELSE t.degree + s.degree END"
+    with io.commit_metadata(spark, {NODE_FOLD_MARK: current}):
+        io.merge_edges(changes, catalog.GRAPH_NODES, settings, {
+            "degree": degree,
+            "first_seen": "CASE WHEN s.reset THEN s.first_seen ELSE least(t.first_seen, s.first_seen) END",
+            "last_seen": "CASE WHEN s.reset THEN s.last_seen ELSE greatest(t.last_seen, s.last_seen) END",
+        }, delete_when=f"{degree} <= 0",
+            update_when="s.reset OR s.degree <> 0 OR s.first_seen < t.first_seen OR s.last_seen > t.last_seen",
+            insert_when="s.degree > 0", extra_columns=("reset",))
+    changes.unpersist()
 
 
 def _dates_to_recompute(spark: SparkSession, ds: str, settings: Settings, through: str | None) -> list[str]:
@@ -202,6 +259,10 @@ def _dates_to_recompute(spark: SparkSession, ds: str, settings: Settings, throug
         F.col("ds").between(F.lit(ds).cast("date"), F.lit(last).cast("date")))
     dates = sorted({r["event_date"].isoformat() for r in touched.select("event_date").distinct().collect()})
     return dates or [ds]
+
+
+def _in_types(types) -> str:
+    return "t.edge_type IN (" + ", ".join(f"'{t}'" for t in types) + ")"
 
 
 def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
@@ -215,6 +276,7 @@ def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
     latest = net.agg(F.max("event_date").alias("d")).first()["d"]
     fold_date = max(dt.date.fromisoformat(as_of), latest) if latest else dt.date.fromisoformat(as_of)
     deltas = edge_deltas(net, fold_date, settings.edge_type_weights, settings.decay_half_life_days).persist()
+    types = sorted(r["edge_type"] for r in deltas.select("edge_type").distinct().collect())
     changed = deltas.count()
     h = f"CAST({float(settings.decay_half_life_days)!r} AS DOUBLE)"  # a bare 14.0 would be a DECIMAL
     new_date = "greatest(t.weight_date, s.weight_date)"
@@ -229,18 +291,25 @@ def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
             "weight_date": new_date,
             "first_seen": "least(t.first_seen, s.first_seen)",
             "last_seen": "greatest(t.last_seen, s.last_seen)",
-        }, delete_when="t.event_count + s.event_count <= 0")
+        }, delete_when="t.event_count + s.event_count <= 0", prune=_in_types(types or EVENT_EDGE_TYPES))
     net.unpersist()
     deltas.unpersist()
     return changed
 
 
 def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = None) -> StageResult:
-    """Recompute the touched dates' edge contributions, fold them into the state, rebuild nodes.
+    """Recompute the touched dates' edge contributions, fold them into the state, then the nodes.
 
     `through` widens the run to the touched dates of every ingested day from ds to through
     (one run for a range of days gives the same edges as one run per day).
     """
+    clock, steps = time.perf_counter(), {}
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        steps[step] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+
     inputs = versions(spark, settings, catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
     dates = _dates_to_recompute(spark, ds, settings, through)
     events = io.read_table(spark, catalog.SILVER_EVENTS, settings, version=inputs.get("events")).where(
@@ -249,16 +318,18 @@ def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = 
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
                        f"event_date IN ({in_dates})")
     log.info("graph %s: recomputed edge contributions of %s", ds, dates)
-
+    lap("edge_days")
     changed = fold(spark, settings, through or ds)
+    lap("fold_edges")
     pins = io.read_or_empty(spark, catalog.SILVER_PINS, settings)
     boards = io.read_or_empty(spark, catalog.SILVER_BOARDS, settings)
-    in_types = ", ".join(f"'{t}'" for t in DIMENSION_EDGE_TYPES)
     fold_mark = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
     with io.commit_metadata(spark, {FOLD_MARK: fold_mark}):
-        io.overwrite_where(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, f"edge_type IN ({in_types})")
+        io.sync_rows(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, _in_types(DIMENSION_EDGE_TYPES))
+    lap("sync_dimension_edges")
+    fold_nodes(spark, settings)
+    lap("fold_nodes")
     edges = io.read_table(spark, catalog.GRAPH_EDGES, settings)
-    io.overwrite(graph_nodes(edges), catalog.GRAPH_NODES, settings)
 
     counts = {r["edge_type"]: r["n"] for r in edges.groupBy("edge_type").agg(F.count("*").alias("n")).collect()}
     outputs = (catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES)
@@ -270,5 +341,5 @@ def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = 
         input_versions=inputs,
         output_versions=versions(spark, settings, *outputs),
         outputs={t.name: t.path(settings) for t in outputs},
-        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts},
+        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts, "step_seconds": steps},
     )

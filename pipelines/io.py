@@ -23,12 +23,13 @@ class MissingInputError(FileNotFoundError):
     """An input a stage needs is absent; the message says which and what produces it."""
 
 
-def conform(df: DataFrame, table: Table) -> DataFrame:
-    """Select the catalog's columns in order, cast to its types (fails loudly on a missing column)."""
-    missing = [c for c in table.columns if c not in df.columns]
+def conform(df: DataFrame, table: Table, extra: tuple[str, ...] = ()) -> DataFrame:
+    """Select the catalog's columns in order, cast to its types (fails loudly on a missing column),
+    then the `extra` columns as they are."""
+    missing = [c for c in (*table.columns, *extra) if c not in df.columns]
     if missing:
         raise ValueError(f"cannot write {table.name}: the frame lacks columns {missing}")
-    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in table.schema.fields])
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in table.schema.fields] + list(extra))
 
 
 def table_exists(spark: SparkSession, table: Table, settings: Settings) -> bool:
@@ -174,18 +175,53 @@ def upsert(
 
 
 def merge_edges(
-    df: DataFrame, table: Table, settings: Settings, update: dict[str, str], delete_when: str | None = None
+    df: DataFrame,
+    table: Table,
+    settings: Settings,
+    update: dict[str, str],
+    delete_when: str | None = None,
+    update_when: str | None = None,
+    insert_when: str | None = None,
+    prune: str | None = None,
+    extra_columns: tuple[str, ...] = (),
 ) -> None:
-    """MERGE by the table's keys: matched rows get `update` (SQL on t/s) or are deleted when
-    `delete_when` holds; new keys are inserted as they are."""
-    data = conform(df, table)
+    """MERGE by the table's keys: matched rows get `update` (SQL on t/s) when `update_when`
+    holds, or are deleted when `delete_when` holds; new keys are inserted as they are when
+    `insert_when` holds. `prune` (SQL on t) limits the target scan to the partitions concerned;
+    `extra_columns` of the source are kept for the conditions (never written)."""
+    data = conform(df, table, extra_columns)
     spark = data.sparkSession
     ensure_table(spark, table, settings)
     condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
+    if prune:
+        condition = f"({prune}) AND {condition}"
     merge = DeltaTable.forPath(spark, table.path(settings)).alias("t").merge(data.alias("s"), condition)
     if delete_when:
         merge = merge.whenMatchedDelete(condition=delete_when)
-    merge.whenMatchedUpdate(set=update).whenNotMatchedInsertAll().execute()
+    insert = {c: f"s.{c}" for c in table.columns}
+    merge.whenMatchedUpdate(condition=update_when, set=update).whenNotMatchedInsert(
+        condition=insert_when, values=insert).execute()
+
+
+def sync_rows(df: DataFrame, table: Table, settings: Settings, scope: str) -> None:
+    """Make the table's rows within `scope` (SQL on the target `t`, e.g. a partition filter) equal `df`,
+    writing only the differences: changed rows are updated, new ones inserted, rows gone from
+    `df` deleted. Unlike a replaceWhere overwrite, unchanged rows are neither rewritten nor
+    reported by the Change Data Feed."""
+    data = conform(df, table)
+    spark = data.sparkSession
+    ensure_table(spark, table, settings)
+    condition = f"({scope}) AND " + " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
+    values = [c for c in table.columns if c not in table.keys]
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in values)
+    (
+        DeltaTable.forPath(spark, table.path(settings)).alias("t")
+        .merge(data.alias("s"), condition)
+        .whenMatchedUpdateAll(condition=changed)
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete(condition=scope)
+        .execute()
+    )
 
 
 def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: str) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Callable
 
-from pipelines import cooccurrence, feature_tables, graph, ingest, walks
+from pipelines import cooccurrence, feature_tables, graph, ingest, user_candidates, walks
 from pipelines.runs import StageResult
 from pipelines.settings import SettingsError, load_settings
 from pipelines.spark import get_spark
@@ -25,6 +25,7 @@ STAGES: dict[str, Callable] = {
     "graph": graph.run,
     "pin_pin": cooccurrence.run,
     "related_pins": walks.run,
+    "user_candidates": user_candidates.run,
     "feature_tables": feature_tables.run,
 }
 

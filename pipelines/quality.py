@@ -3,6 +3,9 @@
 precision@k: over query pins, the share of their top-k recommendations whose main interest
 equals the query pin's main interest. The popularity baseline recommends the k most-saved
 pins to everyone: its precision sits near the base rate of an interest.
+
+For users: the share of a user's top-k candidates whose main interest is one of the user's
+interests (the categories of the boards they own, which is where the generator plants them).
 """
 from __future__ import annotations
 
@@ -27,12 +30,8 @@ def precision_at_k(recs: DataFrame, main_interest: DataFrame, k: int, candidate:
 
 def popularity_recs(saved_to: DataFrame, query_pins: DataFrame, k: int) -> DataFrame:
     """The k most-saved pins (other than the query pin) for every query pin."""
-    popular = (
-        saved_to.groupBy("pin_id").agg(F.sum("weight").alias("pop"))
-        .orderBy(F.desc("pop"), "pin_id").limit(k + 1)
-        .select(F.col("pin_id").alias("candidate_pin_id"), "pop")
-    )
-    w = Window.partitionBy("pin_id").orderBy(F.desc("pop"), "candidate_pin_id")
+    popular = popular_pins(saved_to, k + 1).withColumnRenamed("rank", "_pop_rank")
+    w = Window.partitionBy("pin_id").orderBy("_pop_rank")
     return (
         query_pins.select("pin_id").distinct()
         .crossJoin(F.broadcast(popular))
@@ -40,4 +39,35 @@ def popularity_recs(saved_to: DataFrame, query_pins: DataFrame, k: int) -> DataF
         .withColumn("rank", F.row_number().over(w))
         .where(F.col("rank") <= k)
         .select("pin_id", "candidate_pin_id", "rank")
+    )
+
+
+def user_interests(boards: DataFrame) -> DataFrame:
+    """(user_id, interest): the categories of the boards a user owns (their planted interests)."""
+    return boards.where(F.col("owner_id").isNotNull() & F.col("category").isNotNull()).select(
+        F.col("owner_id").alias("user_id"), F.col("category").alias("interest")).distinct()
+
+
+def user_precision_at_k(recs: DataFrame, interests: DataFrame, main_interest: DataFrame, k: int) -> float:
+    """recs(user_id, candidate_pin_id, rank) -> mean share of a user's top k in one of their interests."""
+    c = main_interest.select(F.col("pin_id").alias("candidate_pin_id"), "interest")
+    mine = interests.select("user_id", "interest", F.lit(1.0).alias("_hit"))
+    hits = (
+        recs.where(F.col("rank") <= k)
+        .join(c, on="candidate_pin_id", how="inner")
+        .join(mine, on=["user_id", "interest"], how="left")
+        .groupBy("user_id")
+        .agg(F.avg(F.coalesce("_hit", F.lit(0.0))).alias("p"))
+    )
+    value = hits.agg(F.avg("p")).first()[0]
+    return float(value) if value is not None else 0.0
+
+
+def popular_pins(saved_to: DataFrame, k: int) -> DataFrame:
+    """(candidate_pin_id, rank): the k most-saved pins."""
+    w = Window.orderBy(F.desc("pop"), "candidate_pin_id")
+    return (
+        saved_to.groupBy(F.col("pin_id").alias("candidate_pin_id")).agg(F.sum("weight").alias("pop"))
+        .orderBy(F.desc("pop"), "candidate_pin_id").limit(k)
+        .withColumn("rank", F.row_number().over(w)).select("candidate_pin_id", "rank")
     )

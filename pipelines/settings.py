@@ -82,6 +82,8 @@ class Settings:
     walk_length: int = 4             # pin -> board -> pin hops per walk
     walk_restart: float = 0.5        # chance to jump back to the query pin after each hop
     walk_seed: int = 42
+    query_pins_per_user: int = 20    # a user's heaviest engaged pins that seed their candidates
+    user_candidates_top_n: int = 50
     task_retries: int = 2
     task_retry_delay_seconds: int = 5
 
@@ -146,7 +148,7 @@ def _coerce(s: Settings) -> Settings:
     if s.decay_half_life_days <= 0:
         problems.append("decay_half_life_days must be > 0")
     for name in ("board_pin_cap", "pin_board_keep", "session_pin_cap", "pin_pin_top_k", "related_top_n",
-                 "walks_per_pin", "walk_length"):
+                 "walks_per_pin", "walk_length", "query_pins_per_user", "user_candidates_top_n"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1")
     if not 0.0 <= s.walk_restart < 1.0:

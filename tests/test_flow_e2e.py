@@ -11,7 +11,8 @@ from flows.cli import submit_command
 from flows.daily import backfill
 from flows.serving import lookup
 from pipelines import catalog, cooccurrence, io
-from pipelines.quality import popularity_recs, precision_at_k
+from pipelines.quality import (popular_pins, popularity_recs, precision_at_k, user_interests,
+                                user_precision_at_k)
 from pipelines.generate import GenerateConfig, generate
 from pipelines.settings import load_settings
 from tests.conftest import rows, write_raw
@@ -32,7 +33,8 @@ def test_flow_runs_every_stage_for_every_day(spark, lake):
     settings, results = lake
     assert [(r.stage, r.ds) for r in results] == [
         (stage, ds) for ds in DAYS
-        for stage in ("ingest", "graph", "pin_pin", "related_pins", "feature_tables", "gate", "feast")
+        for stage in ("ingest", "graph", "pin_pin", "related_pins", "user_candidates", "feature_tables", "gate",
+                      "feast")
     ]
     runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings)
     assert runs.where("status = 'success'").count() == len(results)
@@ -73,6 +75,29 @@ def test_taste_graph_beats_popularity_on_planted_interests(spark, lake):
     assert p_related >= 0.8
     assert p_neighbours >= 0.8
     assert p_popular < 0.3
+
+
+def test_user_candidates_follow_the_users_planted_interests(spark, lake):
+    settings, _ = lake
+    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
+    interests = user_interests(io.read_table(spark, catalog.SILVER_BOARDS, settings))
+    recs = io.read_table(spark, catalog.USER_CANDIDATES, settings)
+    users = recs.select("user_id").distinct()
+    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    popular = users.crossJoin(popular_pins(saved, 10))
+    assert users.count() >= 100
+    p_users = user_precision_at_k(recs, interests, main, 10)
+    p_popular = user_precision_at_k(popular, interests, main, 10)
+    print(f"user precision@10 candidates={p_users:.3f} popularity={p_popular:.3f}")
+    # At this scale (15 pins per interest) a user has already engaged most pins of their
+    # interests, and those are never recommended back, so the bar is far above popularity
+    # rather than the 0.8 of related pins (the benchmark reports the 1M-event figure).
+    assert p_users >= 0.4
+    assert p_users >= 5 * p_popular
+    engaged = io.read_table(spark, catalog.GRAPH_EDGES, settings).where(
+        F.col("edge_type").isin("closeup", "click", "merchant_click", "save", "hide")).select(
+        F.col("src_id").alias("user_id"), F.col("dst_id").alias("candidate_pin_id"))
+    assert recs.join(engaged, on=["user_id", "candidate_pin_id"], how="inner").count() == 0
 
 
 def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):

@@ -144,6 +144,44 @@ def test_rerunning_a_day_leaves_the_tables_unchanged(spark, daily):
     assert after == before
 
 
+def _nodes_from_scratch(spark, settings):
+    return rows(graph.nodes_of(io.read_table(spark, catalog.GRAPH_EDGES, settings)), "node_type", "node_id")
+
+
+def _dims(spark, settings, pin_interests, board_owner):
+    t = ts(1)
+    pins = spark.createDataFrame(
+        [{"pin_id": p, "interests": [{"interest": i, "score": 0.9}], "first_seen": t, "last_seen": t}
+         for p, i in pin_interests.items()], catalog.SILVER_PINS.schema)
+    boards = spark.createDataFrame(
+        [{"board_id": b, "owner_id": o, "category": "food", "first_seen": t, "last_seen": t}
+         for b, o in board_owner.items()], catalog.SILVER_BOARDS.schema)
+    io.overwrite(pins, catalog.SILVER_PINS, settings)
+    io.overwrite(boards, catalog.SILVER_BOARDS, settings)
+
+
+def test_nodes_folded_from_edge_changes_equal_nodes_from_scratch(spark, tmp_path):
+    """Inserts, updates, deletions and dimension changes all reach graph_nodes through the CDF."""
+    settings = _settings(tmp_path / "lake")
+    _dims(spark, settings, {"p1": "food", "p2": "cars"}, {"b1": "u1"})
+    for day in (1, 2):
+        _land(spark, settings, day)
+        graph.run(spark, f"2026-01-0{day}", settings)
+    assert rows(io.read_table(spark, catalog.GRAPH_NODES, settings), "node_type", "node_id") == \
+        _nodes_from_scratch(spark, settings)
+    # u2's day-2 save of p1 is retracted (e.g. the board turned secret), p2 changes interest,
+    # b1 goes away: edges are deleted and updated, and degrees must follow.
+    io.delete_matching(spark.createDataFrame([("b1",)], "event_id string"), catalog.SILVER_EVENTS, settings, "event_id")
+    _dims(spark, settings, {"p1": "food", "p2": "art"}, {})
+    graph.run(spark, "2026-01-02", settings)
+    nodes = rows(io.read_table(spark, catalog.GRAPH_NODES, settings), "node_type", "node_id")
+    assert nodes == _nodes_from_scratch(spark, settings)
+    degree = {(n["node_type"], n["node_id"]): n["degree"] for n in nodes}
+    assert ("interest", "cars") not in degree and degree[("interest", "art")] == 1
+    assert degree[("user", "u2")] == 1          # only the impression of p2 is left
+    assert ("user", "u1") in degree and degree[("board", "b1")] == 1  # b1 is still saved_to by p1 (day 1)
+
+
 # --- pruning, co-occurrence, walks ----------------------------------------------------------
 
 def _saved(spark, links):
