@@ -143,9 +143,9 @@ GRAPH_EDGES = Table(
     "(weight at t = weight * 0.5 ** ((t - weight_date) / half_life)).",
     partition_by=("edge_type",),
     keys=("src_id", "dst_id", "edge_type"),
-    # The daily MERGE marks replaced rows in deletion vectors instead of rewriting whole files,
-    # and its Change Data Feed is what graph_nodes is folded from.
-    properties=(("delta.enableChangeDataFeed", "true"), ("delta.enableDeletionVectors", "true")),
+    # Its Change Data Feed is what graph_nodes is folded from. No deletion vectors: readers
+    # without them (delta-rs, so DuckDB and Polars) must be able to read the graph.
+    properties=(("delta.enableChangeDataFeed", "true"),),
 )
 GRAPH_NODES = Table(
     "graph_nodes", "gold",
@@ -154,7 +154,6 @@ GRAPH_NODES = Table(
     "Users, pins, boards and interests with their degree and first/last seen.",
     partition_by=("node_type",),
     keys=("node_type", "node_id"),
-    properties=(("delta.enableDeletionVectors", "true"),),
 )
 PIN_PIN_EDGES = Table(
     "pin_pin_edges", "gold",

@@ -325,7 +325,7 @@ def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = 
     boards = io.read_or_empty(spark, catalog.SILVER_BOARDS, settings)
     fold_mark = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
     with io.commit_metadata(spark, {FOLD_MARK: fold_mark}):
-        io.sync_rows(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, _in_types(DIMENSION_EDGE_TYPES))
+        io.sync_rows(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, "edge_type", DIMENSION_EDGE_TYPES)
     lap("sync_dimension_edges")
     fold_nodes(spark, settings)
     lap("fold_nodes")

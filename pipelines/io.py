@@ -203,25 +203,30 @@ def merge_edges(
         condition=insert_when, values=insert).execute()
 
 
-def sync_rows(df: DataFrame, table: Table, settings: Settings, scope: str) -> None:
-    """Make the table's rows within `scope` (SQL on the target `t`, e.g. a partition filter) equal `df`,
-    writing only the differences: changed rows are updated, new ones inserted, rows gone from
-    `df` deleted. Unlike a replaceWhere overwrite, unchanged rows are neither rewritten nor
-    reported by the Change Data Feed."""
+def sync_rows(df: DataFrame, table: Table, settings: Settings, column: str, values: tuple[str, ...]) -> None:
+    """Make the table's rows whose partition `column` is in `values` equal `df`, writing only the
+    differences: the diff against those partitions is computed first, then one MERGE pruned to
+    them updates changed rows, inserts new ones and deletes rows gone from `df`. Unlike a
+    replaceWhere overwrite, unchanged rows are neither rewritten nor reported by the Change
+    Data Feed, and the rest of the table is not read."""
     data = conform(df, table)
     spark = data.sparkSession
     ensure_table(spark, table, settings)
-    condition = f"({scope}) AND " + " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
-    values = [c for c in table.columns if c not in table.keys]
-    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in values)
-    (
-        DeltaTable.forPath(spark, table.path(settings)).alias("t")
-        .merge(data.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete(condition=scope)
-        .execute()
-    )
+    listed = ", ".join(f"'{v}'" for v in values)
+    current = read_table(spark, table, settings).where(f"{column} IN ({listed})")
+    keys = list(table.keys)
+    others = [c for c in table.columns if c not in keys]
+    now, was = data.alias("n"), current.alias("c")
+    joined = now.join(was, on=[F.col(f"n.{k}") == F.col(f"c.{k}") for k in keys], how="full_outer")
+    gone = F.col(f"n.{keys[0]}").isNull()
+    differs = F.col(f"c.{keys[0]}").isNull()
+    for c in others:
+        differs = differs | ~F.col(f"n.{c}").eqNullSafe(F.col(f"c.{c}"))
+    diff = joined.where(gone | differs).select(
+        *[F.when(gone, F.col(f"c.{c}")).otherwise(F.col(f"n.{c}")).alias(c) for c in table.columns],
+        gone.alias("_gone"))
+    merge_edges(diff, table, settings, {c: f"s.{c}" for c in others}, delete_when="s._gone",
+                insert_when="NOT s._gone", prune=f"t.{column} IN ({listed})", extra_columns=("_gone",))
 
 
 def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: str) -> None:
