@@ -163,7 +163,9 @@ def bench_graph(args) -> dict:
     shutil.rmtree(lake, ignore_errors=True)
     port = 4077
     settings = load_settings(lake_root=lake, raw_root=raw, quarantine_max_share=1.0,
-                             spark_conf={"spark.ui.enabled": "true", "spark.ui.port": str(port)})
+                             spark_conf={"spark.ui.enabled": "true", "spark.ui.port": str(port),
+                                         # keep every stage: shuffle bytes are summed over all of them
+                                         "spark.ui.retainedStages": "1000000", "spark.ui.retainedJobs": "1000000"})
     spark = get_spark(settings, app_name="tastegraph-bench-graph")
     records = []
     days = dates(cfg)

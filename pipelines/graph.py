@@ -223,16 +223,22 @@ def nodes_of(edges: DataFrame, only: DataFrame | None = None) -> DataFrame:
 def fold_nodes(spark: SparkSession, settings: Settings) -> None:
     """Fold the graph_edges changes not yet folded into graph_nodes (one MERGE over the CDF).
 
-    Nodes only gaining or updating edges get degree += change and widened first/last seen;
+    The first fold builds the nodes from the edge table. Afterwards, nodes only gaining or
+    updating edges get degree += change and widened first/last seen;
     nodes that lost an edge (rare: retracted events, removed boards) are recomputed from the
     edge table at the folded version and replaced. The graph_edges version reached is kept in
     the commit's metadata, as for the edge fold.
     """
     current = io.table_version(spark, catalog.GRAPH_EDGES, settings)
     folded = io.last_commit_metadata(spark, catalog.GRAPH_NODES, settings, NODE_FOLD_MARK)
-    start = 0 if folded is None else int(folded) + 1
-    if current is None or start > current:
+    if current is None or (folded is not None and int(folded) >= current):
         return
+    if folded is None:  # first fold (or a lake from before node folding): build from the edges
+        with io.commit_metadata(spark, {NODE_FOLD_MARK: current}):
+            io.overwrite(nodes_of(io.read_table(spark, catalog.GRAPH_EDGES, settings, version=current)),
+                         catalog.GRAPH_NODES, settings)
+        return
+    start = int(folded) + 1
     changes = node_changes(io.read_changes(spark, catalog.GRAPH_EDGES, settings, start, current)).persist()
     lost = changes.where("reset").select("node_type", "node_id")
     if not lost.isEmpty():

@@ -70,8 +70,15 @@ def _clear_uncommitted(path: str) -> None:
 
 
 def ensure_table(spark: SparkSession, table: Table, settings: Settings) -> None:
-    """Create the table (schema, partitioning, properties from the catalog) if it is absent."""
+    """Create the table (schema, partitioning, properties from the catalog) if it is absent; on
+    a table created by an older version, set the catalog's properties it lacks (e.g. CDF)."""
     if table_exists(spark, table, settings):
+        if table.properties:
+            have = DeltaTable.forPath(spark, table.path(settings)).detail().first()["properties"] or {}
+            missing = {k: v for k, v in table.properties if have.get(k) != v}
+            if missing:
+                props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+                spark.sql(f"ALTER TABLE delta.`{table.path(settings)}` SET TBLPROPERTIES ({props})")
         return
     _clear_uncommitted(table.path(settings))
     builder = DeltaTable.createIfNotExists(spark).location(table.path(settings)).addColumns(table.schema)
