@@ -72,13 +72,14 @@ def user_candidates(queries: DataFrame, related: DataFrame, seen: DataFrame, top
 
 def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     inputs = versions(spark, settings, catalog.GRAPH_EDGES, catalog.RELATED_PINS)
-    edges = edges_as_of(spark, settings, ds)
-    queries = query_pins(edges, settings.query_pins_per_user).persist()
+    engaged = _engagements(edges_as_of(spark, settings, ds)).persist()  # one scan for queries and seen pins
+    queries = query_pins(engaged, settings.query_pins_per_user).persist()
     related = io.read_table(spark, catalog.RELATED_PINS, settings)
-    io.overwrite(user_candidates(queries, related, seen_pins(edges), settings.user_candidates_top_n),
+    io.overwrite(user_candidates(queries, related, seen_pins(engaged), settings.user_candidates_top_n),
                  catalog.USER_CANDIDATES, settings)
     rows_in = queries.count()
     queries.unpersist()
+    engaged.unpersist()
     return StageResult(
         stage="user_candidates", ds=ds, rows_in=rows_in,
         rows_out=io.read_table(spark, catalog.USER_CANDIDATES, settings).count(),
