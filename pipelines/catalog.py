@@ -84,9 +84,10 @@ QUARANTINE = Table(
     "quarantine", "bronze",
     _schema(
         ("stream", S, False), ("dt", D, False), ("source_file", S, False), ("line_number", L, False),
-        ("reason", S, False), ("raw_line", S), ("ingested_at", TS, False),
+        ("reason", S, False), ("detail", S), ("record_key", S), ("raw_line", S), ("ingested_at", TS, False),
     ),
-    "Raw lines that could not be accepted, with a reason code (truncated raw text).",
+    "Raw lines that could not be accepted: reason code, detail (the field and rule), the line's key when "
+    "readable, truncated raw text. A damaged file adds one row at the line where the damage starts.",
     partition_by=("stream", "dt"),
 )
 
@@ -241,6 +242,3 @@ def by_name(name: str) -> Table:
             return table
     raise KeyError(f"no table named {name!r}; known: {[t.name for t in ALL_TABLES]}")
 
-
-def raw_path(settings: Settings, stream: str, ds: str) -> str:
-    return str((settings.raw_dir / stream / f"dt={ds}").resolve())

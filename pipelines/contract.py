@@ -1,66 +1,143 @@
-"""The raw log contract (schema version 1): streams, fields, and the interest taxonomy.
+"""The raw log contract (schema version 1): streams, fields, kinds, limits and reason codes.
 
-Raw logs are gzip-compressed JSON lines under ``<raw>/<stream>/dt=YYYY-MM-DD/*.jsonl.gz``.
-The field tables here are the single source for the generator, the bronze parser and the
-README's contract section.
+This module is the single source for the ingest parser, the generator, the importers and the
+README's contract section (a test checks that the README names every field, limit and reason
+code declared here). Raw logs are gzip-compressed JSON lines under
+``<raw>/<stream>/dt=YYYY-MM-DD/*.jsonl.gz``.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
 
 STREAMS = ("events", "pins", "boards")
 
-EVENT_TYPES = ("impression", "closeup", "click", "save", "hide", "follow")
+# --- files and lines ----------------------------------------------------------------------
+FILE_SUFFIX = ".jsonl.gz"          # only these files are read; anything else is listed as skipped
+LINE_MAX_BYTES = 65_536            # a longer line (after removing a final \r) is oversize_line
+ID_MAX_CHARS = 128
+TEXT_MAX_CHARS = 4096
+NAME_MAX_CHARS = 64                # interest names in annotations
+INTERESTS_MAX = 64                 # annotations per pin
+FUTURE_TOLERANCE_DAYS = 1          # a time whose date is more than this after the file's dt is future
+# ids: letters, digits and _ . : - (no spaces, no @), and never shaped like an IP address
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+# timestamps: RFC 3339 in UTC, seconds required, 1-6 fraction digits, Z or +00:00
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"
 
-# (field, JSON type, required, description)
+# --- event types and the edges they become ------------------------------------------------
+EVENT_TYPES = ("impression", "closeup", "click", "save", "hide", "follow")
+PIN_EVENT_TYPES = ("impression", "closeup", "click", "save", "hide")  # these need a pin_id
+BOARD_EVENT_TYPES = ("save", "follow")                                 # these need a board_id
+
+# --- reason codes, in the order they are checked ------------------------------------------
+INVALID_UTF8 = "invalid_utf8"
+OVERSIZE_LINE = "oversize_line"
+MALFORMED_JSON = "malformed_json"
+UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+WRONG_TYPE = "wrong_type"
+MISSING_REQUIRED = "missing_required_field"
+OVERSIZE_FIELD = "oversize_field"
+INVALID_ID = "invalid_id"
+BAD_TIMESTAMP = "bad_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
+INVALID_VALUE = "invalid_value"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+TRUNCATED_FILE = "truncated_file"
+CORRUPT_FILE = "corrupt_file"
+
+REASONS: dict[str, str] = {
+    INVALID_UTF8: "the line is not valid UTF-8",
+    OVERSIZE_LINE: f"the line is longer than {LINE_MAX_BYTES:,} bytes",
+    MALFORMED_JSON: "the line is not exactly one JSON object (RFC 8259): syntax error, single quotes, "
+                    "NaN/Infinity, comments, duplicate names, a second value after the object, a blank line",
+    UNSUPPORTED_SCHEMA_VERSION: f"schema_version is an integer other than {SCHEMA_VERSION}",
+    WRONG_TYPE: "a field has the wrong JSON type (detail names it), or an annotation has an unknown key",
+    MISSING_REQUIRED: "a required field is absent or null (detail names it)",
+    OVERSIZE_FIELD: f"an id is longer than {ID_MAX_CHARS} characters, a text longer than {TEXT_MAX_CHARS:,}, "
+                    f"an interest name longer than {NAME_MAX_CHARS}, or more than {INTERESTS_MAX} annotations",
+    INVALID_ID: "an id is empty, has a character outside letters, digits and _ . : -, or looks like an IP address",
+    BAD_TIMESTAMP: "a time is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z or +00:00), not a real date and "
+                   "time, or before the earliest accepted date",
+    FUTURE_TIMESTAMP: f"a time's date is more than {FUTURE_TOLERANCE_DAYS} day after the file's dt",
+    INVALID_VALUE: "a value of the right type breaks a rule: a number that is not finite, a negative price, "
+                   "a score outside [0, 1], an empty or repeated interest name",
+    UNKNOWN_EVENT_TYPE: "event_type is not one of " + ", ".join(EVENT_TYPES),
+    TRUNCATED_FILE: "the gzip stream ends before its end marker: the lines before the cut are read, the cut "
+                    "line and the rest are this one row (detail gives the byte offset)",
+    CORRUPT_FILE: "the file is not gzip, or its data or checksum is damaged: the lines before the damage are "
+                  "read, the rest is this one row",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a stream. Kinds: id, text, time, int, number, bool, enum, interests."""
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+    pii: bool = False
+
+
 EVENT_FIELDS = (
-    ("schema_version", "int", True, "contract version of the line"),
-    ("event_id", "string", True, "unique id; a redelivered event repeats it"),
-    ("event_type", "string", True, "one of " + ", ".join(EVENT_TYPES)),
-    ("event_time", "string", True, "ISO-8601 UTC time the client recorded the event"),
-    ("user_id", "string", True, "acting user"),
-    ("pin_id", "string", False, "pin acted on (all types but follow)"),
-    ("board_id", "string", False, "save: board saved to; follow: board followed"),
-    ("session_id", "string", False, "client session"),
-    ("is_outbound", "boolean", False, "click: the click left the site"),
-    ("is_merchant", "boolean", False, "click: the click went to a merchant"),
-    ("client_ip", "string", False, "PII: client IP address (restricted zone only)"),
-    ("user_agent", "string", False, "PII: client user agent (restricted zone only)"),
+    Field("schema_version", "int", True, f"contract version of the line; must be {SCHEMA_VERSION}"),
+    Field("event_id", "id", True, "unique id; a redelivered event repeats it"),
+    Field("event_type", "enum", True, "one of " + ", ".join(EVENT_TYPES)),
+    Field("event_time", "time", True, "when the client recorded the event"),
+    Field("user_id", "id", True, "acting user"),
+    Field("pin_id", "id", False, "pin acted on; required for " + ", ".join(PIN_EVENT_TYPES)),
+    Field("board_id", "id", False, "board saved to (save) or followed (follow); required for both"),
+    Field("session_id", "id", False, "client session"),
+    Field("is_outbound", "bool", False, "click: the click left the site"),
+    Field("is_merchant", "bool", False, "click: the click went to a merchant"),
+    Field("client_ip", "text", False, "client IP address (restricted zone only)", pii=True),
+    Field("user_agent", "text", False, "client user agent (restricted zone only)", pii=True),
 )
 
 PIN_FIELDS = (
-    ("schema_version", "int", True, "contract version of the line"),
-    ("pin_id", "string", True, "pin id"),
-    ("creator_id", "string", True, "user who created the pin"),
-    ("created_at", "string", True, "ISO-8601 UTC creation time"),
-    ("updated_at", "string", True, "ISO-8601 UTC time of this version of the pin"),
-    ("title", "string", False, "free text"),
-    ("description", "string", False, "free text; may contain e-mail addresses (PII)"),
-    ("link", "string", False, "outbound URL"),
-    ("domain", "string", False, "domain of link"),
-    ("interests", "array<{interest: string, score: double}>", False, "interest annotations"),
-    ("merchant", "string", False, "product pins: merchant name"),
-    ("price", "double", False, "product pins: price"),
+    Field("schema_version", "int", True, f"contract version of the line; must be {SCHEMA_VERSION}"),
+    Field("pin_id", "id", True, "pin id"),
+    Field("creator_id", "id", True, "user who created the pin"),
+    Field("created_at", "time", True, "creation time"),
+    Field("updated_at", "time", True, "time of this version of the pin"),
+    Field("title", "text", False, "free text"),
+    Field("description", "text", False, "free text; e-mail and IP addresses are masked from silver on"),
+    Field("link", "text", False, "outbound URL; e-mail and IP addresses are masked from silver on"),
+    Field("domain", "text", False, "domain of link"),
+    Field("interests", "interests", False,
+          "annotations: an array of objects with exactly `interest` (string) and `score` (number in [0, 1]), "
+          "both required, interest names distinct"),
+    Field("merchant", "text", False, "product pins: merchant name"),
+    Field("price", "number", False, "product pins: price, a finite number >= 0"),
 )
 
 BOARD_FIELDS = (
-    ("schema_version", "int", True, "contract version of the line"),
-    ("board_id", "string", True, "board id"),
-    ("owner_id", "string", True, "owning user"),
-    ("created_at", "string", True, "ISO-8601 UTC creation time"),
-    ("updated_at", "string", True, "ISO-8601 UTC time of this version of the board"),
-    ("name", "string", False, "free text"),
-    ("description", "string", False, "free text; may contain e-mail addresses (PII)"),
-    ("category", "string", False, "interest the board is about"),
-    ("is_secret", "boolean", False, "secret boards never leave the restricted zone"),
+    Field("schema_version", "int", True, f"contract version of the line; must be {SCHEMA_VERSION}"),
+    Field("board_id", "id", True, "board id"),
+    Field("owner_id", "id", True, "owning user"),
+    Field("created_at", "time", True, "creation time"),
+    Field("updated_at", "time", True, "time of this version of the board"),
+    Field("name", "text", False, "free text"),
+    Field("description", "text", False, "free text; e-mail and IP addresses are masked from silver on"),
+    Field("category", "text", False, "interest the board is about"),
+    Field("is_secret", "bool", False, "secret boards and everything saved to them never leave the restricted zone"),
 )
 
 FIELDS = {"events": EVENT_FIELDS, "pins": PIN_FIELDS, "boards": BOARD_FIELDS}
 KEY = {"events": "event_id", "pins": "pin_id", "boards": "board_id"}
+TIME_FIELDS = {"events": ("event_time",), "pins": ("created_at", "updated_at"), "boards": ("created_at", "updated_at")}
+ENUMS = {"event_type": EVENT_TYPES}
 
 
 def required_fields(stream: str) -> tuple[str, ...]:
-    return tuple(name for name, _, required, _ in FIELDS[stream] if required)
+    return tuple(f.name for f in FIELDS[stream] if f.required)
+
+
+def field_names(stream: str) -> tuple[str, ...]:
+    return tuple(f.name for f in FIELDS[stream])
 
 
 # A taxonomy of interests, each with a small vocabulary used for titles and descriptions.

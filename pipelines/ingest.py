@@ -1,149 +1,82 @@
 """Ingest: raw JSON lines -> bronze (+ quarantine) -> silver.
 
-Every raw line ends in exactly one of bronze or quarantine. Silver is typed, deduplicated by
-key, and carries no PII: no client IP, no user agent, e-mails masked in free text, and
-nothing from secret boards.
+Every raw line ends in exactly one of bronze or quarantine; a damaged file keeps its complete
+lines and adds one quarantine row for the damage. Silver is typed, deduplicated by key, and
+carries no PII: no client IP, no user agent, e-mail and IP addresses masked in every free-text
+and URL field, and nothing from secret boards (or from boards whose latest line could not be
+read: they are withheld until a valid line says they are public).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
-from pyspark.sql import functions as F, types as T
+from pyspark.sql import functions as F
 
-from pipelines import catalog, contract, io
+from pipelines import catalog, contract, io, raw_files
+from pipelines.raw_lines import parsed_lines
 from pipelines.runs import StageResult, versions
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
-EMAIL_MASK = "[email]"
 RAW_LINE_MAX_CHARS = 1000
-
-# Limits on accepted strings: ids and free text.
-ID_MAX_CHARS = 128
-TEXT_MAX_CHARS = 4096
-# An event more than this many days after its file's dt is a client clock error.
-FUTURE_TOLERANCE_DAYS = 1
-
-# Reason codes, in the order they are checked.
-INVALID_UTF8 = "invalid_utf8"
-MALFORMED_JSON = "malformed_json"
-WRONG_TYPE = "wrong_type"
-MISSING_REQUIRED = "missing_required_field"
-OVERSIZE_FIELD = "oversize_field"
-BAD_TIMESTAMP = "bad_timestamp"
-FUTURE_TIMESTAMP = "future_timestamp"
-UNKNOWN_EVENT_TYPE = "unknown_event_type"
-REASONS = (INVALID_UTF8, MALFORMED_JSON, WRONG_TYPE, MISSING_REQUIRED, OVERSIZE_FIELD, BAD_TIMESTAMP,
-           FUTURE_TIMESTAMP, UNKNOWN_EVENT_TYPE)
-
-_META = {"extra_fields", "dt", "source_file", "line_number", "ingested_at"}
-_TIME_FIELDS = {"event_time", "created_at", "updated_at"}
+EMAIL_MASK = "[email]"
+IP_MASK = "[ip]"
+# Internationalised addresses too (letters and digits of any script), and @ written as %40 in URLs.
+EMAIL_PATTERN = (r"[\p{L}\p{N}._%+'-]+(?:@|%40)[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?"
+                 r"(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+")
+IPV4_PATTERN = r"(?<![0-9])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![0-9])"
+IPV6_PATTERN = (r"(?i)(?<![0-9a-z:])(?=[0-9a-f:]*[0-9a-f])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+                r"|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)"
+                r"(?:%[0-9a-z]+)?(?![0-9a-z:])")
 
 
 class QuarantineThresholdError(RuntimeError):
     """Too large a share of a day's lines were quarantined."""
 
 
-def json_schema(stream: str) -> T.StructType:
-    """The schema raw lines are parsed with: bronze columns, times as strings, plus a corrupt column."""
-    bronze = catalog.BRONZE_BY_STREAM[stream].schema
-    fields = [
-        T.StructField(f.name, T.StringType() if f.name in _TIME_FIELDS else f.dataType)
-        for f in bronze.fields
-        if f.name not in _META
-    ]
-    return T.StructType(fields + [T.StructField("_corrupt_record", T.StringType())])
+@dataclass
+class StreamCounts:
+    """What one stream of one day held: lines by outcome, and the files not read."""
+
+    by_reason: dict[str, int] = field(default_factory=dict)   # "accepted" or a reason code
+    skipped_files: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return sum(self.by_reason.values())
+
+    @property
+    def accepted(self) -> int:
+        return self.by_reason.get("accepted", 0)
 
 
-def _required_present(stream: str) -> Column:
-    ok = F.lit(True)
-    for name in contract.required_fields(stream):
-        ok = ok & F.col(f"p.{name}").isNotNull()
-    if stream == "events":
-        needs_pin = F.col("p.event_type").isin("impression", "closeup", "click", "save", "hide")
-        needs_board = F.col("p.event_type").isin("save", "follow")
-        ok = ok & ~(needs_pin & F.col("p.pin_id").isNull()) & ~(needs_board & F.col("p.board_id").isNull())
-    return ok
-
-
-def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetime) -> DataFrame:
-    """Parse raw lines into the bronze columns plus a `reason` (null when the line is accepted)."""
-    schema = json_schema(stream)
-    time_fields = [f.name for f in schema.fields if f.name in _TIME_FIELDS]
-    parsed = lines.select(
-        "value", "source_file", "line_number",
-        F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"}).alias("p"),
-        F.json_object_keys("value").alias("keys"),
-    )
-    is_corrupt = F.col("p").isNull() | F.col("p._corrupt_record").isNotNull()
-    bad_time = F.lit(False)
-    for name in time_fields:
-        bad_time = bad_time | (F.col(f"p.{name}").isNotNull() & F.try_to_timestamp(F.col(f"p.{name}")).isNull())
-    oversize = F.lit(False)
-    for f in schema.fields:
-        if isinstance(f.dataType, T.StringType) and f.name != "_corrupt_record":
-            limit = ID_MAX_CHARS if f.name.endswith("_id") else TEXT_MAX_CHARS
-            oversize = oversize | (F.length(F.col(f"p.{f.name}")) > limit)
-    day = F.lit(dt.date.fromisoformat(ds))
-    reason = (
-        F.when(~F.is_valid_utf8("value"), F.lit(INVALID_UTF8))
-        .when(is_corrupt & F.col("keys").isNull(), F.lit(MALFORMED_JSON))
-        .when(is_corrupt, F.lit(WRONG_TYPE))
-        .when(~_required_present(stream), F.lit(MISSING_REQUIRED))
-        .when(oversize, F.lit(OVERSIZE_FIELD))
-        .when(bad_time, F.lit(BAD_TIMESTAMP))
-    )
-    if stream == "events":
-        event_day = F.to_date(F.try_to_timestamp(F.col("p.event_time")))
-        reason = (
-            reason.when(F.date_diff(event_day, day) > FUTURE_TOLERANCE_DAYS, F.lit(FUTURE_TIMESTAMP))
-            .when(~F.col("p.event_type").isin(*contract.EVENT_TYPES), F.lit(UNKNOWN_EVENT_TYPE))
-        )
-    known = F.array(*[F.lit(f.name) for f in schema.fields])
-    # The map parse runs only for the few lines that carry fields the contract does not know.
-    has_extra = F.size(F.array_except(F.col("keys"), known)) > 0
-    extra = F.map_filter(F.from_json("value", T.MapType(T.StringType(), T.StringType())),
-                         lambda k, _: ~F.array_contains(known, k))
-    columns = [
-        (F.try_to_timestamp(F.col(f"p.{f.name}")) if f.name in _TIME_FIELDS else F.col(f"p.{f.name}")).alias(f.name)
-        for f in catalog.BRONZE_BY_STREAM[stream].schema.fields
-        if f.name not in _META
-    ]
-    return parsed.select(
-        *columns,
-        F.when(has_extra, extra).alias("extra_fields"),
-        day.alias("dt"),
-        "source_file",
-        "line_number",
-        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
-        reason.alias("reason"),
-        # Only quarantined lines need their raw text: accepted ones drop it before caching.
-        F.when(reason.isNotNull(), F.col("value")).alias("value"),
-    )
+def scrub(col: Column) -> Column:
+    """Free text or a URL with e-mail addresses and IPv4/IPv6 addresses masked."""
+    masked = F.regexp_replace(col, EMAIL_PATTERN, EMAIL_MASK)
+    masked = F.regexp_replace(masked, IPV4_PATTERN, IP_MASK)
+    return F.regexp_replace(masked, IPV6_PATTERN, IP_MASK)
 
 
 def bronze_rows(parsed: DataFrame) -> DataFrame:
-    return parsed.where(F.col("reason").isNull()).drop("reason", "value")
+    return parsed.where(F.col("reason").isNull()).drop("reason", "detail", "record_key", "value")
 
 
 def quarantine_rows(parsed: DataFrame, stream: str) -> DataFrame:
     return parsed.where(F.col("reason").isNotNull()).select(
-        F.lit(stream).alias("stream"),
-        "dt",
-        "source_file",
-        "line_number",
-        "reason",
-        F.substring(F.make_valid_utf8("value"), 1, RAW_LINE_MAX_CHARS).alias("raw_line"),
-        "ingested_at",
+        F.lit(stream).alias("stream"), "dt", "source_file", "line_number", "reason", "detail", "record_key",
+        F.substring(F.make_valid_utf8("value"), 1, RAW_LINE_MAX_CHARS).alias("raw_line"), "ingested_at",
     )
 
 
-def mask_emails(col: Column) -> Column:
-    return F.regexp_replace(col, EMAIL_PATTERN, EMAIL_MASK)
+def damaged_file_rows(spark: SparkSession, day: raw_files.RawDay, ingested_at: dt.datetime) -> DataFrame:
+    """One quarantine row per damaged file: the line that was cut, and where."""
+    rows = [(day.stream, dt.date.fromisoformat(day.ds), f"file:{d.path}", d.cut_line, d.reason, d.detail, None,
+             d.fragment.decode("utf-8", "replace")[:RAW_LINE_MAX_CHARS], ingested_at) for d in day.damaged]
+    return spark.createDataFrame(rows, catalog.QUARANTINE.schema)
 
 
 def _first_per_key(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
@@ -151,12 +84,12 @@ def _first_per_key(df: DataFrame, key: str, order: list[Column]) -> DataFrame:
     return df.withColumn("_rn", F.row_number().over(w)).where(F.col("_rn") == 1).drop("_rn")
 
 
-def silver_events(bronze: DataFrame, secret_board_ids: DataFrame) -> DataFrame:
-    """One row per event_id (first delivery wins), no PII, no saves/follows of secret boards."""
+def silver_events(bronze: DataFrame, withheld_board_ids: DataFrame) -> DataFrame:
+    """One row per event_id (first delivery wins), no PII, no saves/follows of withheld boards."""
     first = _first_per_key(bronze, "event_id", [F.col("dt"), F.col("source_file"), F.col("line_number")])
     public = first.join(
-        secret_board_ids.select(F.col("board_id").alias("_secret")),
-        on=F.col("board_id") == F.col("_secret"),
+        withheld_board_ids.select(F.col("board_id").alias("_withheld")),
+        on=F.col("board_id") == F.col("_withheld"),
         how="left_anti",
     )
     return public.select(
@@ -185,50 +118,84 @@ def _latest_version(bronze: DataFrame, key: str) -> DataFrame:
 
 
 def silver_pins(bronze: DataFrame) -> DataFrame:
-    """Latest version of each pin seen in this batch, with the batch's first/last seen times."""
+    """Latest version of each pin seen in this batch, free text scrubbed."""
     return _latest_version(bronze, "pin_id").select(
         "pin_id", "creator_id", "created_at", "updated_at",
-        mask_emails(F.col("title")).alias("title"),
-        mask_emails(F.col("description")).alias("description"),
-        "link", "domain", "interests", "merchant", "price", "first_seen", "last_seen",
+        scrub(F.col("title")).alias("title"),
+        scrub(F.col("description")).alias("description"),
+        scrub(F.col("link")).alias("link"),
+        scrub(F.col("domain")).alias("domain"),
+        F.transform("interests", lambda a: F.struct(scrub(a["interest"]).alias("interest"), a["score"].alias("score")))
+        .alias("interests"),
+        scrub(F.col("merchant")).alias("merchant"),
+        "price", "first_seen", "last_seen",
     )
 
 
-def silver_boards(bronze: DataFrame) -> DataFrame:
-    """Latest version of each public board; a board whose latest version is secret is dropped."""
-    return _latest_version(bronze, "board_id").where(~F.coalesce(F.col("is_secret"), F.lit(False))).select(
+def silver_boards(bronze: DataFrame, withheld_board_ids: DataFrame) -> DataFrame:
+    """Latest version of each board that is not withheld, free text scrubbed."""
+    return _latest_version(bronze, "board_id").join(withheld_board_ids, on="board_id", how="left_anti").select(
         "board_id", "owner_id", "created_at", "updated_at",
-        mask_emails(F.col("name")).alias("name"),
-        mask_emails(F.col("description")).alias("description"),
-        "category", "first_seen", "last_seen",
+        scrub(F.col("name")).alias("name"),
+        scrub(F.col("description")).alias("description"),
+        scrub(F.col("category")).alias("category"),
+        "first_seen", "last_seen",
     )
 
 
-def secret_board_ids(bronze_boards: DataFrame) -> DataFrame:
-    """Boards whose latest known version is secret (restricted zone input)."""
-    latest = _first_per_key(bronze_boards, "board_id", [F.col("updated_at").desc(), F.col("dt").desc()])
-    return latest.where(F.coalesce(F.col("is_secret"), F.lit(False))).select("board_id")
+def withheld_board_ids(bronze_boards: DataFrame, quarantined_boards: DataFrame) -> DataFrame:
+    """Boards nothing may leave the restricted zone from: those whose latest valid version is
+    secret, and those with a quarantined line (whose secrecy is unknown) delivered after their
+    latest valid version. Fails closed: a board stays withheld until a valid line says public."""
+    delivered = F.struct("dt", "source_file", "line_number")
+    valid = _first_per_key(bronze_boards, "board_id", [F.col("updated_at").desc(), F.col("dt").desc(),
+                                                       F.col("source_file").desc(), F.col("line_number").desc()])
+    valid = valid.select("board_id", F.coalesce("is_secret", F.lit(False)).alias("_secret"),
+                         delivered.alias("_valid_at"))
+    unreadable = quarantined_boards.where(F.col("record_key").isNotNull()).groupBy(
+        F.col("record_key").alias("board_id")).agg(F.max(delivered).alias("_bad_at"))
+    both = valid.join(unreadable, on="board_id", how="full_outer")
+    return both.where(
+        F.coalesce("_secret", F.lit(False)) | (F.col("_bad_at").isNotNull()
+                                               & (F.col("_valid_at").isNull() | (F.col("_bad_at") > F.col("_valid_at"))))
+    ).select("board_id")
 
 
-def _ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str, ingested_at: dt.datetime):
-    """Raw -> bronze + quarantine for one stream/day. Returns (bronze_df, counts by reason)."""
-    lines = io.read_raw_lines(spark, settings, stream, ds)
-    parsed = parsed_lines(lines, stream, ds, ingested_at).persist()
-    counts = {row["reason"] or "accepted": row["n"] for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+def _ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str,
+                   ingested_at: dt.datetime) -> StreamCounts:
+    """Raw -> bronze + quarantine for one stream and day."""
+    day = raw_files.list_day(settings.raw_dir, stream, ds)
+    counts = StreamCounts(skipped_files=list(day.skipped))
+    if stream == "events" and day.input_files == 0:
+        where = "its folder does not exist" if not day.exists else "it holds no *.jsonl.gz files"
+        raise io.MissingInputError(
+            f"no raw events for {ds} under {day.folder} ({where}); generate logs with "
+            f"`tastegraph generate --out {settings.raw_dir}` or point TASTEGRAPH_RAW_ROOT at the raw folder")
+    for name in day.skipped:
+        log.warning("ingest %s %s: skipped %s (only *%s files are input)", ds, stream, name, contract.FILE_SUFFIX)
+    for damage in day.damaged:
+        log.warning("ingest %s %s: %s is damaged (%s): %s", ds, stream, damage.path, damage.reason, damage.detail)
+    parsed = parsed_lines(io.read_raw_lines(spark, day), stream, ds, ingested_at,
+                          settings.earliest_event_date).persist()
+    counts.by_reason = {row["reason"] or "accepted": row["n"]
+                        for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+    for damage in day.damaged:
+        counts.by_reason[damage.reason] = counts.by_reason.get(damage.reason, 0) + 1
     io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, f"dt = '{ds}'")
-    io.overwrite_where(
-        quarantine_rows(parsed, stream), catalog.QUARANTINE, settings, f"stream = '{stream}' AND dt = '{ds}'"
-    )
+    quarantined = quarantine_rows(parsed, stream)
+    if day.damaged:
+        quarantined = quarantined.unionByName(damaged_file_rows(spark, day, ingested_at))
+    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, f"stream = '{stream}' AND dt = '{ds}'")
     parsed.unpersist()
     return counts
 
 
-def check_quarantine_share(counts: dict[str, dict[str, int]], max_share: float, ds: str) -> None:
-    read = sum(sum(c.values()) for c in counts.values())
+def check_quarantine_share(counts: dict[str, StreamCounts], max_share: float, ds: str) -> None:
+    read = sum(c.read for c in counts.values())
     bad = {
         f"{stream}:{reason}": n
         for stream, c in counts.items()
-        for reason, n in c.items()
+        for reason, n in c.by_reason.items()
         if reason != "accepted"
     }
     share = sum(bad.values()) / read if read else 0.0
@@ -248,72 +215,97 @@ def touched_dates(events: DataFrame, ds: str) -> DataFrame:
     )
 
 
-def summary(counts: dict[str, dict[str, int]]) -> str:
-    """Lines read, accepted and quarantined by reason, per stream: for people."""
+def summary(counts: dict[str, StreamCounts]) -> str:
+    """Lines read, accepted and quarantined by reason, and files skipped, per stream: for people."""
     parts = []
     for stream, c in counts.items():
-        read = sum(c.values())
-        bad = ", ".join(f"{r}={n:,}" for r, n in sorted(c.items()) if r != "accepted")
-        parts.append(f"{stream}: {read:,} read, {c.get('accepted', 0):,} accepted, "
-                     f"{read - c.get('accepted', 0):,} quarantined" + (f" ({bad})" if bad else ""))
+        bad = ", ".join(f"{r}={n:,}" for r, n in sorted(c.by_reason.items()) if r != "accepted")
+        part = (f"{stream}: {c.read:,} read, {c.accepted:,} accepted, {c.read - c.accepted:,} quarantined"
+                + (f" ({bad})" if bad else ""))
+        if c.skipped_files:
+            part += f", {len(c.skipped_files)} file(s) skipped: {', '.join(c.skipped_files)}"
+        parts.append(part)
     return "; ".join(parts)
 
 
+def _sync_silver_boards(spark: SparkSession, settings: Settings, ds: str, accepted: int) -> DataFrame:
+    """Upsert the day's boards; boards that became withheld on this day take their history
+    out of silver. Returns the boards withheld by everything ingested so far, which is what
+    keeps them out of silver even when an older day is re-run."""
+    bronze = io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings)
+    quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where("stream = 'boards'")
+    day = F.lit(ds).cast("date")
+    withheld = withheld_board_ids(bronze, quarantined).persist()
+    newly = withheld_board_ids(bronze.where(F.col("dt") <= day), quarantined.where(F.col("dt") <= day)).join(
+        withheld_board_ids(bronze.where(F.col("dt") < day), quarantined.where(F.col("dt") < day)),
+        on="board_id", how="left_anti").persist()
+    if accepted:
+        io.upsert(silver_boards(bronze.where(f"dt = '{ds}'"), withheld), catalog.SILVER_BOARDS, settings,
+                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+    else:
+        io.ensure_table(spark, catalog.SILVER_BOARDS, settings)
+    if not newly.isEmpty():
+        # Recomputed from bronze and quarantine on every run of the day, so a re-run or a run
+        # after a crash deletes the same boards again (a no-op when they are gone already).
+        io.delete_matching(newly, catalog.SILVER_BOARDS, settings, "board_id")
+        io.delete_matching(newly, catalog.SILVER_EVENTS, settings, "board_id")
+    newly.unpersist()
+    return withheld
+
+
+def _insert_silver_events(spark: SparkSession, settings: Settings, events: DataFrame, dates: list[str]) -> None:
+    """Insert events whose event_id is not in silver within the redelivery window of their date.
+
+    The MERGE reads only the partitions within `redelivery_window_days` of the batch's dates,
+    so its cost follows the day's volume and the window, not the table's history."""
+    window = settings.redelivery_window_days
+    lo = dt.date.fromisoformat(dates[0]) - dt.timedelta(days=window)
+    hi = dt.date.fromisoformat(dates[-1]) + dt.timedelta(days=window)
+    io.insert_new(events, catalog.SILVER_EVENTS, settings,
+                  prune=f"t.event_date BETWEEN DATE'{lo}' AND DATE'{hi}' "
+                        f"AND abs(datediff(t.event_date, s.event_date)) <= {window}")
+
+
 def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    """Ingest one day of all streams (boards first, so secret boards are known for events)."""
+    """Ingest one day of all streams (boards first, so withheld boards are known for events)."""
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, StreamCounts] = {}
     for stream in ("boards", "pins", "events"):
         counts[stream] = _ingest_stream(spark, settings, stream, ds, ingested_at)
-        log.info("ingest %s %s: %s", ds, stream, counts[stream])
+        log.info("ingest %s %s: %s", ds, stream, counts[stream].by_reason)
     log.info("ingest %s: %s", ds, summary(counts))
     check_quarantine_share(counts, settings.quarantine_max_share, ds)
 
-    day = f"dt = '{ds}'"
-    bronze_boards_all = io.read_table(spark, catalog.BRONZE_BOARDS, settings)
-    if counts["boards"].get("accepted"):
-        boards_today = bronze_boards_all.where(day)
-        io.upsert(silver_boards(boards_today), catalog.SILVER_BOARDS, settings,
-                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
-        turned_secret = secret_board_ids(boards_today).persist()
-        if turned_secret.count():
-            # A board made secret later takes its history with it: nothing of it stays downstream.
-            io.delete_matching(turned_secret, catalog.SILVER_BOARDS, settings, "board_id")
-            io.delete_matching(turned_secret, catalog.SILVER_EVENTS, settings, "board_id")
-        turned_secret.unpersist()
-    else:
-        io.ensure_table(spark, catalog.SILVER_BOARDS, settings)
-    if counts["pins"].get("accepted"):
-        pins_today = io.read_table(spark, catalog.BRONZE_PINS, settings).where(day)
-        io.upsert(silver_pins(pins_today), catalog.SILVER_PINS, settings,
-                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+    withheld = _sync_silver_boards(spark, settings, ds, counts["boards"].accepted)
+    if counts["pins"].accepted:
+        io.upsert(silver_pins(io.read_table(spark, catalog.BRONZE_PINS, settings).where(f"dt = '{ds}'")),
+                  catalog.SILVER_PINS, settings, newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
     else:
         io.ensure_table(spark, catalog.SILVER_PINS, settings)
 
-    events = silver_events(
-        io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(day), secret_board_ids(bronze_boards_all)
-    ).persist()
+    events = silver_events(io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(f"dt = '{ds}'"),
+                           withheld).persist()
     touched = touched_dates(events, ds).persist()
     dates = sorted(r["event_date"].isoformat() for r in touched.collect())
     if dates:
-        in_dates = ", ".join(f"DATE'{d}'" for d in dates)
-        io.insert_new(events, catalog.SILVER_EVENTS, settings, prune=f"t.event_date IN ({in_dates})")
+        _insert_silver_events(spark, settings, events, dates)
     else:
         io.ensure_table(spark, catalog.SILVER_EVENTS, settings)
     io.overwrite_where(touched, catalog.TOUCHED_DATES, settings, f"ds = '{ds}'")
     events.unpersist()
     touched.unpersist()
+    withheld.unpersist()
 
     outputs = (catalog.BRONZE_EVENTS, catalog.BRONZE_PINS, catalog.BRONZE_BOARDS, catalog.QUARANTINE,
                catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS, catalog.TOUCHED_DATES)
-    read = sum(sum(c.values()) for c in counts.values())
-    accepted = sum(c.get("accepted", 0) for c in counts.values())
     return StageResult(
         stage="ingest",
         ds=ds,
-        rows_in=read,
-        rows_out=accepted,
+        rows_in=sum(c.read for c in counts.values()),
+        rows_out=sum(c.accepted for c in counts.values()),
         output_versions=versions(spark, settings, *outputs),
         outputs={t.name: t.path(settings) for t in outputs},
-        details={"counts": counts, "event_dates": dates, "summary": summary(counts)},
+        details={"counts": {s: c.by_reason for s, c in counts.items()}, "event_dates": dates,
+                 "skipped_files": {s: c.skipped_files for s, c in counts.items() if c.skipped_files},
+                 "summary": summary(counts)},
     )

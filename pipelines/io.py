@@ -7,15 +7,18 @@ which record every attempt by design.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from contextlib import contextmanager
+from functools import reduce
 from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipelines.catalog import Table, raw_path
+from pipelines.catalog import Table
+from pipelines.raw_files import RawDay
 from pipelines.settings import Settings
 
 
@@ -73,12 +76,7 @@ def ensure_table(spark: SparkSession, table: Table, settings: Settings) -> None:
     """Create the table (schema, partitioning, properties from the catalog) if it is absent; on
     a table created by an older version, set the catalog's properties it lacks (e.g. CDF)."""
     if table_exists(spark, table, settings):
-        if table.properties:
-            have = DeltaTable.forPath(spark, table.path(settings)).detail().first()["properties"] or {}
-            missing = {k: v for k, v in table.properties if have.get(k) != v}
-            if missing:
-                props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
-                spark.sql(f"ALTER TABLE delta.`{table.path(settings)}` SET TBLPROPERTIES ({props})")
+        _migrate(spark, table, settings)
         return
     _clear_uncommitted(table.path(settings))
     builder = DeltaTable.createIfNotExists(spark).location(table.path(settings)).addColumns(table.schema)
@@ -87,6 +85,29 @@ def ensure_table(spark: SparkSession, table: Table, settings: Settings) -> None:
     for key, value in table.properties:
         builder = builder.property(key, value)
     builder.execute()
+
+
+_MIGRATED: set[str] = set()
+
+
+def _migrate(spark: SparkSession, table: Table, settings: Settings) -> None:
+    """Bring a table created by an older version up to the catalog: add the (nullable) columns
+    it lacks and set the properties it lacks (e.g. CDF). Checked once per table and process."""
+    path = table.path(settings)
+    if path in _MIGRATED:
+        return
+    _MIGRATED.add(path)
+    have = set(spark.read.format("delta").load(path).columns)
+    new = [f for f in table.schema.fields if f.name not in have]
+    if new:
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in new)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    if table.properties:
+        props_have = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+        missing = {k: v for k, v in table.properties if props_have.get(k) != v}
+        if missing:
+            props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
 
 
 @contextmanager
@@ -253,25 +274,34 @@ def append(df: DataFrame, table: Table, settings: Settings) -> None:
     _save(df, table, settings, "append")
 
 
-def read_raw_lines(spark: SparkSession, settings: Settings, stream: str, ds: str) -> DataFrame:
-    """Raw JSONL(.gz) lines of one stream and day: value, source_file, line_number (1-based)."""
-    path = raw_path(settings, stream, ds)
-    if not Path(path).is_dir() or not any(Path(path).iterdir()):
-        raise MissingInputError(
-            f"no raw {stream} files for {ds} under {path}; generate them with "
-            f"`tastegraph generate --out {settings.raw_dir}` or set TASTEGRAPH_RAW_ROOT"
+def _glob_escaped(path: str) -> str:
+    """A literal path for Spark's reader, which treats {}[]*?\\ as glob characters."""
+    return re.sub(r"([{}\[\]*?\\])", r"\\\1", path)
+
+
+def read_raw_lines(spark: SparkSession, day: RawDay) -> DataFrame:
+    """The lines of one stream and day: value (the line's bytes as a string, not validated),
+    source_file, line_number (1-based). Lines end at \\n only; whole files are read by Spark,
+    the complete lines of damaged files come from `raw_files.inspect`."""
+    schema = "value string, source_file string, line_number long"
+    frames = []
+    if day.whole:
+        lines = spark.read.option("lineSep", "\n").text([_glob_escaped(p) for p in day.whole]).select(
+            F.col("value"),
+            F.url_decode(F.col("_metadata.file_path")).alias("source_file"),
+            F.monotonically_increasing_id().alias("_row"),
         )
-    lines = spark.read.text(path).select(
-        F.col("value"),
-        F.col("_metadata.file_path").alias("source_file"),
-        F.monotonically_increasing_id().alias("_row"),
-    )
-    # gzip files are not splittable, so a file is read in order by one task: row ids are
-    # consecutive within a file and the line number is the offset from the file's first id.
-    # The first ids are a tiny aggregate, broadcast back: the lines themselves never shuffle.
-    firsts = lines.groupBy("source_file").agg(F.min("_row").alias("_first"))
-    return lines.join(F.broadcast(firsts), on="source_file", how="inner").select(
-        "value",
-        "source_file",
-        (F.col("_row") - F.col("_first") + 1).alias("line_number"),
-    )
+        # gzip files are not splittable, so a file is read in order by one task: row ids are
+        # consecutive within a file and the line number is the offset from the file's first id.
+        # The first ids are a tiny aggregate, broadcast back: the lines themselves never shuffle.
+        firsts = lines.groupBy("source_file").agg(F.min("_row").alias("_first"))
+        frames.append(lines.join(F.broadcast(firsts), on="source_file", how="inner").select(
+            "value", "source_file", (F.col("_row") - F.col("_first") + 1).alias("line_number")))
+    salvaged = [(line, f"file:{damage.path}", number)
+                for damage in day.damaged for number, line in enumerate(damage.lines, start=1)]
+    if salvaged:
+        frames.append(spark.createDataFrame(salvaged, "value binary, source_file string, line_number long")
+                      .select(F.col("value").cast("string").alias("value"), "source_file", "line_number"))
+    if not frames:
+        return spark.createDataFrame([], schema)
+    return reduce(DataFrame.unionByName, frames)

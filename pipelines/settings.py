@@ -6,6 +6,7 @@ passed as ``config_file``), ``TASTEGRAPH_<FIELD>`` environment variables, explic
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import tomllib
 import warnings
@@ -67,6 +68,8 @@ class Settings:
     jars_dir: Path = REPO_ROOT / ".jars"
     feature_repo: Path = REPO_ROOT / "features"
     quarantine_max_share: float = 0.01
+    earliest_event_date: dt.date = dt.date(1995, 1, 1)  # times before this are bad_timestamp
+    redelivery_window_days: int = 7  # an event_id seen within this many days of an event's date is a redelivery
     edge_type_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
     # Taste graph
     decay_half_life_days: float = 14.0
@@ -119,6 +122,8 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return {str(k): str(v) for k, v in dict(raw).items()}
         if name == "raw_root":
             return None if raw in (None, "") else Path(raw).expanduser()
+        if isinstance(default, dt.date):
+            return raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
         if isinstance(default, Path):
             return Path(raw).expanduser()
         if isinstance(default, bool):
@@ -145,6 +150,8 @@ def _coerce(s: Settings) -> Settings:
     missing = set(DEFAULT_TYPE_WEIGHTS) - set(s.edge_type_weights)
     if missing:
         problems.append(f"edge_type_weights lacks weights for {sorted(missing)}")
+    if s.redelivery_window_days < 0:
+        problems.append("redelivery_window_days must be >= 0")
     if s.decay_half_life_days <= 0:
         problems.append("decay_half_life_days must be > 0")
     for name in ("board_pin_cap", "pin_board_keep", "session_pin_cap", "pin_pin_top_k", "related_top_n",

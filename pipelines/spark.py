@@ -17,10 +17,17 @@ DELTA_CONF = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 
+# SQL settings every session the project creates or joins gets, under spark-submit too: results
+# must not depend on the host's time zone, and Parquet timestamps are written as microseconds
+# (INT96, Spark's default, makes tables unreadable for pyarrow-based readers such as deltalake).
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.session.timeZone": "UTC",
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
@@ -56,15 +63,16 @@ def get_spark(settings: Settings, app_name: str = "tastegraph") -> SparkSession:
     """Return the process's SparkSession, creating it once."""
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
+        return _with_session_conf(active)
     builder = SparkSession.builder.appName(app_name)
     if under_spark_submit():
         # The submitter chose master, resources and jars; add only Delta's SQL settings.
         for key, value in DELTA_CONF.items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return _with_session_conf(builder.getOrCreate())
     conf = {
         **LOCAL_CONF,
+        **SESSION_CONF,
         **DELTA_CONF,
         "spark.jars": ",".join(delta_jars(settings)),
         "spark.driver.memory": settings.spark_driver_memory,
@@ -77,4 +85,11 @@ def get_spark(settings: Settings, app_name: str = "tastegraph") -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    return _with_session_conf(spark)
+
+
+def _with_session_conf(spark: SparkSession) -> SparkSession:
+    for key, value in SESSION_CONF.items():
+        if spark.conf.get(key, None) != value:
+            spark.conf.set(key, value)
     return spark

@@ -127,9 +127,17 @@ def test_silver_dimensions_latest_state_masked_no_secret(spark, module_settings,
     assert boards[1]["description"] == "mail me at [email]"
 
 
-def test_email_masked_in_pin_text(spark):
-    df = spark.createDataFrame([("write to a.b-c@x.co.uk now",)], "t string")
-    assert df.select(ingest.mask_emails(F.col("t")).alias("m")).first()["m"] == "write to [email] now"
+@pytest.mark.parametrize("text,scrubbed", [
+    ("write to a.b-c@x.co.uk now", "write to [email] now"),
+    ("écrivez à info@café-crème.fr", "écrivez à [email]"),
+    ("mailto:jane@example.com?subject=x", "mailto:[email]?subject=x"),
+    ("https://x.example/?to=jane%40example.com", "https://x.example/?to=[email]"),
+    ("from 192.168.0.1 and 2001:db8::1 and ::1", "from [ip] and [ip] and [ip]"),
+    ("at 10:30:45 on std::vector, mac 00:1a:2b:3c:4d:5e", "at 10:30:45 on std::vector, mac 00:1a:2b:3c:4d:5e"),
+])
+def test_scrub_masks_email_and_ip_addresses_only(spark, text, scrubbed):
+    df = spark.createDataFrame([(text,)], "t string")
+    assert df.select(ingest.scrub(F.col("t")).alias("m")).first()["m"] == scrubbed
 
 
 def test_rerun_leaves_tables_identical(spark, module_settings, ingested):
