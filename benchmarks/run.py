@@ -96,13 +96,17 @@ def bench_ingest(args) -> dict:
                 "duckdb_lines_per_second": round(duck_job["lines_read"] / duck_job["seconds"]),
                 "duckdb_peak_rss_mb": round(duck.peak_rss_mb),
                 "ratio_spark_over_duckdb": round(job["seconds"] / duck_job["seconds"], 2),
+                "spark_steps": job.get("step_seconds", {}),
             }
             runs.append(row)
             print(json.dumps(row), flush=True)
     medians = {}
     for ds in days:
         mine = [r for r in runs if r["ds"] == ds]
-        medians[ds] = {k: statistics.median(r[k] for r in mine) for k in mine[0] if k not in ("repeat", "ds")}
+        medians[ds] = {k: statistics.median(r[k] for r in mine) for k in mine[0]
+                       if k not in ("repeat", "ds", "spark_steps")}
+        medians[ds]["spark_steps"] = {step: statistics.median(r["spark_steps"].get(step, 0.0) for r in mine)
+                                      for step in mine[0]["spark_steps"]}
     print("\nmedians per day:")
     for ds, m in medians.items():
         print(f"  {ds}: {json.dumps(m)}")

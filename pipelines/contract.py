@@ -24,7 +24,8 @@ FUTURE_TOLERANCE_DAYS = 1          # a time whose date is more than this after t
 # ids: letters, digits and _ . : - (no spaces, no @), and never shaped like an IP address
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 # timestamps: RFC 3339 in UTC, seconds required, 1-6 fraction digits, Z or +00:00
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"
+TIMESTAMP_PATTERN = (r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+                     r"(?:Z|\+00:00)$")
 
 # --- event types and the edges they become ------------------------------------------------
 EVENT_TYPES = ("impression", "closeup", "click", "save", "hide", "follow")

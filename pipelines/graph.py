@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from typing import Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from pipelines import catalog, io
-from pipelines.runs import StageResult, versions
+from pipelines.runs import Laps, StageResult, versions
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -309,13 +308,7 @@ def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = 
     `through` widens the run to the touched dates of every ingested day from ds to through
     (one run for a range of days gives the same edges as one run per day).
     """
-    clock, steps = time.perf_counter(), {}
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        steps[step] = round(time.perf_counter() - clock, 2)
-        clock = time.perf_counter()
-
+    lap = Laps()
     inputs = versions(spark, settings, catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
     dates = _dates_to_recompute(spark, ds, settings, through)
     events = io.read_table(spark, catalog.SILVER_EVENTS, settings, version=inputs.get("events")).where(
@@ -347,5 +340,5 @@ def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = 
         input_versions=inputs,
         output_versions=versions(spark, settings, *outputs),
         outputs={t.name: t.path(settings) for t in outputs},
-        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts, "step_seconds": steps},
+        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts, "step_seconds": lap.steps},
     )

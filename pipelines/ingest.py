@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from pipelines import catalog, contract, io, raw_files
 from pipelines.raw_lines import parsed_lines
-from pipelines.runs import StageResult, versions
+from pipelines.runs import Laps, StageResult, versions
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,12 @@ class StreamCounts:
 
 
 def scrub(col: Column) -> Column:
-    """Free text or a URL with e-mail addresses and IPv4/IPv6 addresses masked."""
-    masked = F.regexp_replace(col, EMAIL_PATTERN, EMAIL_MASK)
-    masked = F.regexp_replace(masked, IPV4_PATTERN, IP_MASK)
-    return F.regexp_replace(masked, IPV6_PATTERN, IP_MASK)
+    """Free text or a URL with e-mail addresses and IPv4/IPv6 addresses masked. Each pattern
+    runs only on text holding the character it needs (@ or %40, a dot, a colon)."""
+    masked = F.when(col.contains("@") | col.contains("%40"), F.regexp_replace(col, EMAIL_PATTERN, EMAIL_MASK)
+                    ).otherwise(col)
+    masked = F.when(masked.contains("."), F.regexp_replace(masked, IPV4_PATTERN, IP_MASK)).otherwise(masked)
+    return F.when(masked.contains(":"), F.regexp_replace(masked, IPV6_PATTERN, IP_MASK)).otherwise(masked)
 
 
 def bronze_rows(parsed: DataFrame) -> DataFrame:
@@ -161,9 +163,22 @@ def withheld_board_ids(bronze_boards: DataFrame, quarantined_boards: DataFrame) 
     ).select("board_id")
 
 
+@dataclass
+class StreamBatch:
+    """One stream of one day after bronze and quarantine are written: its counts, and its
+    accepted lines, cached, for the silver step (so bronze is not read back)."""
+
+    counts: StreamCounts
+    parsed: DataFrame
+
+    @property
+    def accepted(self) -> DataFrame:
+        return bronze_rows(self.parsed)
+
+
 def _ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str,
-                   ingested_at: dt.datetime) -> StreamCounts:
-    """Raw -> bronze + quarantine for one stream and day."""
+                   ingested_at: dt.datetime, laps: Laps) -> StreamBatch:
+    """Raw -> bronze + quarantine for one stream and day; the parsed lines stay cached."""
     day = raw_files.list_day(settings.raw_dir, stream, ds)
     counts = StreamCounts(skipped_files=list(day.skipped))
     if stream == "events" and day.input_files == 0:
@@ -175,19 +190,22 @@ def _ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str
         log.warning("ingest %s %s: skipped %s (only *%s files are input)", ds, stream, name, contract.FILE_SUFFIX)
     for damage in day.damaged:
         log.warning("ingest %s %s: %s is damaged (%s): %s", ds, stream, damage.path, damage.reason, damage.detail)
+    laps(f"{stream}_files")
     parsed = parsed_lines(io.read_raw_lines(spark, day), stream, ds, ingested_at,
                           settings.earliest_event_date).persist()
-    counts.by_reason = {row["reason"] or "accepted": row["n"]
-                        for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
-    for damage in day.damaged:
-        counts.by_reason[damage.reason] = counts.by_reason.get(damage.reason, 0) + 1
+    # The bronze write parses every line once and fills the cache; the rest reads the cache.
     io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, f"dt = '{ds}'")
+    laps(f"{stream}_parse_bronze")
     quarantined = quarantine_rows(parsed, stream)
     if day.damaged:
         quarantined = quarantined.unionByName(damaged_file_rows(spark, day, ingested_at))
     io.overwrite_where(quarantined, catalog.QUARANTINE, settings, f"stream = '{stream}' AND dt = '{ds}'")
-    parsed.unpersist()
-    return counts
+    counts.by_reason = {row["reason"] or "accepted": row["n"]
+                        for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+    for damage in day.damaged:
+        counts.by_reason[damage.reason] = counts.by_reason.get(damage.reason, 0) + 1
+    laps(f"{stream}_quarantine")
+    return StreamBatch(counts, parsed)
 
 
 def check_quarantine_share(counts: dict[str, StreamCounts], max_share: float, ds: str) -> None:
@@ -228,19 +246,28 @@ def summary(counts: dict[str, StreamCounts]) -> str:
     return "; ".join(parts)
 
 
-def _sync_silver_boards(spark: SparkSession, settings: Settings, ds: str, accepted: int) -> DataFrame:
+def _sync_silver_boards(spark: SparkSession, settings: Settings, ds: str, boards: StreamBatch) -> DataFrame:
     """Upsert the day's boards; boards that became withheld on this day take their history
     out of silver. Returns the boards withheld by everything ingested so far, which is what
     keeps them out of silver even when an older day is re-run."""
     bronze = io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings)
-    quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where("stream = 'boards'")
-    day = F.lit(ds).cast("date")
+    quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
+        (F.col("stream") == "boards") & F.col("record_key").isNotNull())
     withheld = withheld_board_ids(bronze, quarantined).persist()
-    newly = withheld_board_ids(bronze.where(F.col("dt") <= day), quarantined.where(F.col("dt") <= day)).join(
-        withheld_board_ids(bronze.where(F.col("dt") < day), quarantined.where(F.col("dt") < day)),
-        on="board_id", how="left_anti").persist()
-    if accepted:
-        io.upsert(silver_boards(bronze.where(f"dt = '{ds}'"), withheld), catalog.SILVER_BOARDS, settings,
+    # A board can become withheld on this day only if it is withheld now and has a line on
+    # this day; for those few, compare with what the days before said.
+    day = F.col("dt") == F.lit(ds).cast("date")
+    touched = bronze.where(day).select("board_id").unionByName(
+        quarantined.where(day).select(F.col("record_key").alias("board_id")))
+    candidates = withheld.join(touched, on="board_id", how="left_semi").distinct()
+    mine_b = bronze.join(candidates, on="board_id", how="left_semi")
+    mine_q = quarantined.join(candidates.withColumnRenamed("board_id", "record_key"), on="record_key",
+                              how="left_semi")
+    before = F.col("dt") < F.lit(ds).cast("date")
+    newly = candidates.join(withheld_board_ids(mine_b.where(before), mine_q.where(before)), on="board_id",
+                            how="left_anti").persist()
+    if boards.counts.accepted:
+        io.upsert(silver_boards(boards.accepted, withheld), catalog.SILVER_BOARDS, settings,
                   newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
     else:
         io.ensure_table(spark, catalog.SILVER_BOARDS, settings)
@@ -266,25 +293,18 @@ def _insert_silver_events(spark: SparkSession, settings: Settings, events: DataF
                         f"AND abs(datediff(t.event_date, s.event_date)) <= {window}")
 
 
-def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    """Ingest one day of all streams (boards first, so withheld boards are known for events)."""
-    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    counts: dict[str, StreamCounts] = {}
-    for stream in ("boards", "pins", "events"):
-        counts[stream] = _ingest_stream(spark, settings, stream, ds, ingested_at)
-        log.info("ingest %s %s: %s", ds, stream, counts[stream].by_reason)
-    log.info("ingest %s: %s", ds, summary(counts))
-    check_quarantine_share(counts, settings.quarantine_max_share, ds)
-
-    withheld = _sync_silver_boards(spark, settings, ds, counts["boards"].accepted)
-    if counts["pins"].accepted:
-        io.upsert(silver_pins(io.read_table(spark, catalog.BRONZE_PINS, settings).where(f"dt = '{ds}'")),
-                  catalog.SILVER_PINS, settings, newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
+def _write_silver(spark: SparkSession, settings: Settings, ds: str, batches: dict[str, StreamBatch],
+                  laps: Laps) -> list[str]:
+    """The day's accepted lines -> silver boards, pins and events; returns the event dates touched."""
+    withheld = _sync_silver_boards(spark, settings, ds, batches["boards"])
+    laps("silver_boards")
+    if batches["pins"].counts.accepted:
+        io.upsert(silver_pins(batches["pins"].accepted), catalog.SILVER_PINS, settings,
+                  newer="s.updated_at > t.updated_at", keep_on_update=("first_seen",))
     else:
         io.ensure_table(spark, catalog.SILVER_PINS, settings)
-
-    events = silver_events(io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(f"dt = '{ds}'"),
-                           withheld).persist()
+    laps("silver_pins")
+    events = silver_events(batches["events"].accepted, withheld).persist()
     touched = touched_dates(events, ds).persist()
     dates = sorted(r["event_date"].isoformat() for r in touched.collect())
     if dates:
@@ -292,9 +312,28 @@ def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
     else:
         io.ensure_table(spark, catalog.SILVER_EVENTS, settings)
     io.overwrite_where(touched, catalog.TOUCHED_DATES, settings, f"ds = '{ds}'")
-    events.unpersist()
-    touched.unpersist()
-    withheld.unpersist()
+    for frame in (events, touched, withheld):
+        frame.unpersist()
+    laps("silver_events")
+    return dates
+
+
+def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
+    """Ingest one day of all streams (boards first, so withheld boards are known for events)."""
+    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    laps = Laps()
+    batches: dict[str, StreamBatch] = {}
+    for stream in ("boards", "pins", "events"):
+        batches[stream] = _ingest_stream(spark, settings, stream, ds, ingested_at, laps)
+        log.info("ingest %s %s: %s", ds, stream, batches[stream].counts.by_reason)
+    counts = {stream: batch.counts for stream, batch in batches.items()}
+    log.info("ingest %s: %s", ds, summary(counts))
+    try:
+        check_quarantine_share(counts, settings.quarantine_max_share, ds)
+        dates = _write_silver(spark, settings, ds, batches, laps)
+    finally:
+        for batch in batches.values():
+            batch.parsed.unpersist()
 
     outputs = (catalog.BRONZE_EVENTS, catalog.BRONZE_PINS, catalog.BRONZE_BOARDS, catalog.QUARANTINE,
                catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS, catalog.TOUCHED_DATES)
@@ -307,5 +346,5 @@ def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
         outputs={t.name: t.path(settings) for t in outputs},
         details={"counts": {s: c.by_reason for s, c in counts.items()}, "event_dates": dates,
                  "skipped_files": {s: c.skipped_files for s, c in counts.items() if c.skipped_files},
-                 "summary": summary(counts)},
+                 "summary": summary(counts), "step_seconds": laps.steps},
     )

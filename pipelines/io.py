@@ -285,7 +285,7 @@ def read_raw_lines(spark: SparkSession, day: RawDay) -> DataFrame:
     the complete lines of damaged files come from `raw_files.inspect`."""
     schema = "value string, source_file string, line_number long"
     frames = []
-    if day.whole:
+    if day.whole_bytes:
         lines = spark.read.option("lineSep", "\n").text([_glob_escaped(p) for p in day.whole]).select(
             F.col("value"),
             F.url_decode(F.col("_metadata.file_path")).alias("source_file"),

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "stage": result.stage, "ds": result.ds, "rows_in": result.rows_in, "rows_out": result.rows_out,
         "seconds": round(result.seconds, 2), "output_versions": result.output_versions, "outputs": result.outputs,
+        "step_seconds": result.details.get("step_seconds", {}),
     }, indent=2, default=str))
     return 0
 

@@ -53,6 +53,7 @@ class RawDay:
     ds: str
     folder: Path
     whole: tuple[str, ...] = ()
+    whole_bytes: int = 0          # uncompressed bytes of the whole files (0: they hold no line)
     damaged: tuple[Damage, ...] = ()
     skipped: tuple[str, ...] = ()
     empty: tuple[str, ...] = ()   # zero-byte input files: no lines
@@ -97,10 +98,11 @@ def _decode(path: str, keep: bool) -> _Decoded:
     return out
 
 
-def inspect(path: str) -> Damage | None:
-    """None when the file's gzip stream is whole; else what can be saved of it."""
-    if _decode(path, keep=False).error is None:
-        return None
+def inspect(path: str) -> Damage | int:
+    """The uncompressed size when the file's gzip stream is whole; else what can be saved of it."""
+    check = _decode(path, keep=False)
+    if check.error is None:
+        return check.size
     decoded = _decode(path, keep=True)
     data = bytes(decoded.data or b"")
     *lines, fragment = data.split(b"\n")
@@ -121,6 +123,7 @@ def list_day(raw_dir: Path, stream: str, ds: str, threads: int = 4) -> RawDay:
             skipped.append(name + ("/" if entry.is_dir() else ""))
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(inputs), os.cpu_count() or 1))) as pool:
         checks = list(pool.map(inspect, inputs)) if inputs else []
-    whole = tuple(p for p, damage in zip(inputs, checks) if damage is None)
-    damaged = tuple(damage for damage in checks if damage is not None)
-    return RawDay(stream, ds, folder, whole, damaged, tuple(skipped), tuple(empty))
+    whole = tuple(p for p, check in zip(inputs, checks) if not isinstance(check, Damage))
+    size = sum(check for check in checks if not isinstance(check, Damage))
+    damaged = tuple(check for check in checks if isinstance(check, Damage))
+    return RawDay(stream, ds, folder, whole, size, damaged, tuple(skipped), tuple(empty))

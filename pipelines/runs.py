@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
@@ -21,6 +22,20 @@ class StageResult:
     outputs: dict[str, str] = field(default_factory=dict)  # table name -> path
     details: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+class Laps:
+    """Seconds per named step of a stage (for its details, the logs and the benchmarks):
+    `laps("parse")` records the time since the previous lap."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[step] = round(self.steps.get(step, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def versions(spark: SparkSession, settings: Settings, *tables: catalog.Table) -> dict[str, int]:

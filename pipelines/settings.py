@@ -2,15 +2,23 @@
 
 Precedence (lowest first): the defaults below, the file named by ``TASTEGRAPH_CONFIG`` (or
 passed as ``config_file``), ``TASTEGRAPH_<FIELD>`` environment variables, explicit overrides.
+
+Every setting declares its type and its range with its default (`setting(...)`), and every
+value, wherever it comes from, is checked against that declaration in one place
+(`_checked`). Nothing is coerced: ``walk_length = 2.7`` or ``shuffle_partitions = true`` is
+refused, not rounded. A bad value is reported with where it came from (the TOML key and file,
+the environment variable, or the argument) and what to use instead.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
+import re
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,13 +39,20 @@ TELEMETRY_OFF = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
+# Warnings that libraries print on every call and that say nothing to a user of tastegraph.
+QUIET_WARNINGS = (
+    r"The spark .* is an experimental feature",
+    r".*experimental feature in alpha development",
+)
+
 
 def disable_telemetry() -> None:
     """Set the opt-out variables of Prefect, Great Expectations and Feast (keeps user choices)."""
     for key, value in TELEMETRY_OFF.items():
         if value:
             os.environ.setdefault(key, value)
-    warnings.filterwarnings("ignore", message="The spark data source API is an experimental feature")
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
 
 
 class SettingsError(ValueError):
@@ -56,39 +71,58 @@ DEFAULT_TYPE_WEIGHTS = {
     "co_engaged": 1.0,   # pin -> pin, engaged in the same session
 }
 
+MEMORY_PATTERN = r"^[0-9]+[kmgtKMGT]?$"
+
+
+def setting(default: Any, help: str, *, minimum: float | None = None, maximum: float | None = None,
+            above: float | None = None, below: float | None = None, pattern: str | None = None) -> Any:
+    """A dataclass field with its documentation and range: minimum/maximum are inclusive
+    bounds, above/below exclusive ones, pattern a regex a string must match."""
+    rules = {"help": help, "minimum": minimum, "maximum": maximum, "above": above, "below": below,
+             "pattern": pattern}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=rules)
+    return dataclasses.field(default=default, metadata=rules)
+
 
 @dataclass(frozen=True)
 class Settings:
-    lake_root: Path = Path("lake")
-    raw_root: Path | None = None  # where raw JSONL lands; defaults to <lake_root>/raw
-    spark_master: str = "local[2]"
-    spark_driver_memory: str = "4g"
-    shuffle_partitions: int = 4
-    spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra Spark settings (local mode)
-    jars_dir: Path = REPO_ROOT / ".jars"
-    feature_repo: Path = REPO_ROOT / "features"
-    quarantine_max_share: float = 0.01
-    earliest_event_date: dt.date = dt.date(1995, 1, 1)  # times before this are bad_timestamp
-    redelivery_window_days: int = 7  # an event_id seen within this many days of an event's date is a redelivery
-    edge_type_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
+    lake_root: Path = setting(Path("lake"), "the lake folder")
+    raw_root: Path | None = setting(None, "where raw logs are read from; default <lake_root>/raw")
+    spark_master: str = setting("local[2]", "Spark master when not under spark-submit")
+    spark_driver_memory: str = setting("4g", "driver memory in local mode, e.g. 4g or 512m",
+                                       pattern=MEMORY_PATTERN)
+    shuffle_partitions: int = setting(4, "spark.sql.shuffle.partitions, also under spark-submit", minimum=1)
+    spark_conf: Mapping[str, str] = setting({}, "extra Spark settings in local mode")
+    jars_dir: Path = setting(REPO_ROOT / ".jars", "where `make setup` put the Delta jars")
+    feature_repo: Path = setting(REPO_ROOT / "features", "the Feast feature repository")
+    quarantine_max_share: float = setting(0.01, "ingest fails when a larger share of a day's lines is quarantined",
+                                          minimum=0.0, maximum=1.0)
+    earliest_event_date: dt.date = setting(dt.date(1995, 1, 1), "times before this date are bad_timestamp")
+    redelivery_window_days: int = setting(7, "an event_id seen within this many days of an event's date is a "
+                                             "redelivery", minimum=0, maximum=366)
+    edge_type_weights: Mapping[str, float] = setting(DEFAULT_TYPE_WEIGHTS, "weight of one event of each edge type")
     # Taste graph
-    decay_half_life_days: float = 14.0
-    board_pin_cap: int = 50          # pins per board that pair up / that walks can reach (hash sample)
-    board_entropy_max: float = 1.5   # bits; boards whose pins' interests are more diverse are pruned
-    pin_board_keep: int = 20         # each pin keeps its strongest board links only
-    pin_board_min_share: float = 0.5  # a link goes when the pin's interest is a smaller share of the board
-    session_pin_cap: int = 20        # engaged pins per session that pair up
-    pin_pin_top_k: int = 20
-    coengaged_weight: float = 0.5    # share of session co-engagement in the pin-pin score
-    related_top_n: int = 20
-    walks_per_pin: int = 20
-    walk_length: int = 4             # pin -> board -> pin hops per walk
-    walk_restart: float = 0.5        # chance to jump back to the query pin after each hop
-    walk_seed: int = 42
-    query_pins_per_user: int = 20    # a user's heaviest engaged pins that seed their candidates
-    user_candidates_top_n: int = 50
-    task_retries: int = 2
-    task_retry_delay_seconds: int = 5
+    decay_half_life_days: float = setting(14.0, "half-life of event edge weights, days", above=0.0)
+    board_pin_cap: int = setting(50, "pins per board that pair up or that walks can reach (hash sample)", minimum=1)
+    board_entropy_max: float = setting(1.5, "boards whose pins' interests are more diverse (bits) are pruned",
+                                       minimum=0.0)
+    pin_board_keep: int = setting(20, "each pin keeps its strongest board links only", minimum=1)
+    pin_board_min_share: float = setting(0.5, "a pin-board link goes when the pin's interest is a smaller share "
+                                              "of the board", minimum=0.0, maximum=1.0)
+    session_pin_cap: int = setting(20, "engaged pins per session that pair up", minimum=1)
+    pin_pin_top_k: int = setting(20, "pin-pin neighbours kept per pin", minimum=1)
+    coengaged_weight: float = setting(0.5, "share of session co-engagement in the pin-pin score",
+                                      minimum=0.0, maximum=1.0)
+    related_top_n: int = setting(20, "related pins kept per pin", minimum=1)
+    walks_per_pin: int = setting(20, "random walks per pin", minimum=1)
+    walk_length: int = setting(4, "pin -> board -> pin hops per walk", minimum=1)
+    walk_restart: float = setting(0.5, "chance to jump back to the query pin after each hop", minimum=0.0, below=1.0)
+    walk_seed: int = setting(42, "seed of the walks")
+    query_pins_per_user: int = setting(20, "a user's heaviest engaged pins that seed their candidates", minimum=1)
+    user_candidates_top_n: int = setting(50, "candidates kept per user", minimum=1)
+    task_retries: int = setting(2, "Prefect retries of a task on transient failures", minimum=0)
+    task_retry_delay_seconds: float = setting(5.0, "seconds between Prefect retries", minimum=0.0)
 
     @property
     def raw_dir(self) -> Path:
@@ -100,71 +134,154 @@ class Settings:
         return self.lake_root / "_feast"
 
     def replace(self, **changes: Any) -> "Settings":
-        return _coerce(dataclasses.replace(self, **changes))
+        return _build(self, changes, {})
 
 
-def _field_types() -> dict[str, Any]:
-    return {f.name: f for f in dataclasses.fields(Settings)}
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
-def _convert(name: str, raw: Any, default: Any) -> Any:
-    """Convert a value from a file or the environment to the type of the field's default."""
+def _describe_rules(f: dataclasses.Field) -> str:
+    m = f.metadata
+    parts = []
+    if m.get("minimum") is not None:
+        parts.append(f">= {m['minimum']}")
+    if m.get("above") is not None:
+        parts.append(f"> {m['above']}")
+    if m.get("maximum") is not None:
+        parts.append(f"<= {m['maximum']}")
+    if m.get("below") is not None:
+        parts.append(f"< {m['below']}")
+    return " and ".join(parts)
+
+
+def _kind(f: dataclasses.Field) -> str:
+    return {"Path": "path", "Path | None": "path", "str": "text", "int": "whole number", "float": "number",
+            "bool": "true or false", "dt.date": "date (YYYY-MM-DD)", "Mapping[str, str]": "mapping of text",
+            "Mapping[str, float]": "mapping of numbers"}[str(f.type)]
+
+
+def _pairs(raw: str) -> dict[str, str]:
+    """'a=1, b=2' -> {'a': '1', 'b': '2'}"""
+    out = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ValueError(f"{item.strip()!r} is not key=value")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _number(raw: Any, whole: bool) -> int | float:
+    """A number from a TOML value or an environment string; never from a bool or a fraction."""
+    if isinstance(raw, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if whole and not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise ValueError("not a whole number")
+        raw = int(text) if whole else float(text)
+    if whole and not isinstance(raw, int):
+        raise ValueError("not a whole number")
+    if not isinstance(raw, (int, float)):
+        raise ValueError(f"a {type(raw).__name__} is not a number")
+    if not math.isfinite(raw):
+        raise ValueError("not a finite number")
+    return raw if whole else float(raw)
+
+
+def _converted(f: dataclasses.Field, raw: Any) -> Any:
+    """`raw` (from TOML, the environment or code) as the field's type; ValueError if it is not one."""
+    kind = str(f.type)
+    if kind == "Path | None" and raw in (None, ""):
+        return None
+    if kind in ("Path", "Path | None"):
+        if not isinstance(raw, (str, os.PathLike)):
+            raise ValueError("expected a path")
+        return Path(raw).expanduser()
+    if kind == "str":
+        if not isinstance(raw, str):
+            raise ValueError("expected text")
+        return raw
+    if kind == "int":
+        return _number(raw, whole=True)
+    if kind == "float":
+        return _number(raw, whole=False)
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw.strip().lower() in ("true", "1", "yes")
+        raise ValueError("expected true or false")
+    if kind == "dt.date":
+        if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+            return raw
+        if isinstance(raw, str):
+            return dt.date.fromisoformat(raw.strip())
+        raise ValueError("expected a date like 1995-01-01")
+    if kind.startswith("Mapping"):
+        mapping = _pairs(raw) if isinstance(raw, str) else raw
+        if not isinstance(mapping, Mapping):
+            raise ValueError("expected key=value pairs")
+        if kind == "Mapping[str, float]":
+            return {str(k): _number(v, whole=False) for k, v in mapping.items()}
+        return {str(k): str(v) for k, v in mapping.items()}
+    raise ValueError(f"unsupported setting type {kind}")  # pragma: no cover - a declaration error
+
+
+def _range_problem(f: dataclasses.Field, value: Any) -> str | None:
+    m = f.metadata
+    if m.get("pattern") and not re.fullmatch(m["pattern"], value):
+        return f"does not match {m['pattern']}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        broken = ((m.get("minimum") is not None and value < m["minimum"])
+                  or (m.get("maximum") is not None and value > m["maximum"])
+                  or (m.get("above") is not None and value <= m["above"])
+                  or (m.get("below") is not None and value >= m["below"]))
+        if broken:
+            return f"must be {_describe_rules(f)}"
+    return None
+
+
+def _checked(name: str, raw: Any, source: str) -> Any:
+    """The value of setting `name` from `raw`, or SettingsError naming its source and the fix."""
+    f = FIELDS[name]
     try:
-        if name == "edge_type_weights":
-            if isinstance(raw, str):
-                pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
-                raw = {k.strip(): v for k, v in pairs}
-            return {str(k): float(v) for k, v in dict(raw).items()}
-        if name == "spark_conf":
-            if isinstance(raw, str):
-                pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
-                raw = {k.strip(): v.strip() for k, v in pairs}
-            return {str(k): str(v) for k, v in dict(raw).items()}
-        if name == "raw_root":
-            return None if raw in (None, "") else Path(raw).expanduser()
-        if isinstance(default, dt.date):
-            return raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
-        if isinstance(default, Path):
-            return Path(raw).expanduser()
-        if isinstance(default, bool):
-            return str(raw).lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        return str(raw)
+        value = _converted(f, raw)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(
-            f"setting {name!r} (env {ENV_PREFIX}{name.upper()}) has value {raw!r}, "
-            f"which is not a valid {type(default).__name__}: {exc}"
-        ) from None
+        rules = _describe_rules(f)
+        raise SettingsError(f"{source} = {raw!r} is not valid: {exc}; expected a {_kind(f)}"
+                            + (f" {rules}" if rules else "") + f" ({f.metadata['help']})") from None
+    problem = _range_problem(f, value)
+    if problem:
+        raise SettingsError(f"{source} = {raw!r} {problem} ({f.metadata['help']})")
+    return value
 
 
-def _coerce(s: Settings) -> Settings:
-    """Validate ranges; raise SettingsError naming the field and the fix."""
+def _whole_problems(s: Settings) -> list[str]:
+    """Rules that involve a setting as a whole rather than one value."""
     problems = []
-    if s.shuffle_partitions < 1:
-        problems.append("shuffle_partitions must be >= 1")
-    if not 0.0 <= s.quarantine_max_share <= 1.0:
-        problems.append("quarantine_max_share must be between 0 and 1 (e.g. 0.01 for 1%)")
     missing = set(DEFAULT_TYPE_WEIGHTS) - set(s.edge_type_weights)
     if missing:
-        problems.append(f"edge_type_weights lacks weights for {sorted(missing)}")
-    if s.redelivery_window_days < 0:
-        problems.append("redelivery_window_days must be >= 0")
-    if s.decay_half_life_days <= 0:
-        problems.append("decay_half_life_days must be > 0")
-    for name in ("board_pin_cap", "pin_board_keep", "session_pin_cap", "pin_pin_top_k", "related_top_n",
-                 "walks_per_pin", "walk_length", "query_pins_per_user", "user_candidates_top_n"):
-        if getattr(s, name) < 1:
-            problems.append(f"{name} must be >= 1")
-    if not 0.0 <= s.walk_restart < 1.0:
-        problems.append("walk_restart must be in [0, 1)")
-    if s.task_retries < 0:
-        problems.append("task_retries must be >= 0")
+        problems.append(f"edge_type_weights lacks weights for {sorted(missing)} "
+                        f"(give all of {sorted(DEFAULT_TYPE_WEIGHTS)})")
+    unknown = set(s.edge_type_weights) - set(DEFAULT_TYPE_WEIGHTS)
+    if unknown:
+        problems.append(f"edge_type_weights has unknown edge types {sorted(unknown)}")
+    return problems
+
+
+def _build(base: Settings, values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise SettingsError(f"unknown settings {sorted(unknown)}; known: {sorted(FIELDS)}")
+    checked = {name: _checked(name, raw, sources.get(name, f"setting {name}")) for name, raw in values.items()}
+    result = dataclasses.replace(base, **checked)
+    problems = _whole_problems(result)
     if problems:
         raise SettingsError("invalid settings: " + "; ".join(problems))
-    return s
+    return result
 
 
 def load_settings(
@@ -174,9 +291,8 @@ def load_settings(
 ) -> Settings:
     """Build Settings from defaults < TOML file < TASTEGRAPH_* env < overrides."""
     env = os.environ if env is None else env
-    fields = _field_types()
-    defaults = Settings()
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
 
     config_file = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if config_file:
@@ -189,23 +305,31 @@ def load_settings(
             except tomllib.TOMLDecodeError as exc:
                 raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
         data = data.get("tastegraph", data)
-        unknown = set(data) - set(fields)
+        unknown = set(data) - set(FIELDS)
         if unknown:
             raise SettingsError(
-                f"config file {path} has unknown settings {sorted(unknown)}; known: {sorted(fields)}"
+                f"config file {path} has unknown settings {sorted(unknown)}; known: {sorted(FIELDS)}"
             )
         values.update(data)
+        sources.update({name: f"TOML key `{name}` in {path}" for name in data})
 
-    for name in fields:
+    for name in FIELDS:
         key = f"{ENV_PREFIX}{name.upper()}"
         if key in env and env[key] != "":
             values[name] = env[key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            sources[name] = f"environment variable {key}"
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+            sources[name] = f"argument {name}"
+    return _build(Settings(), values, sources)
 
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise SettingsError(f"unknown settings {sorted(unknown)}; known: {sorted(fields)}")
-    converted = {
-        name: _convert(name, raw, getattr(defaults, name)) for name, raw in values.items()
-    }
-    return _coerce(dataclasses.replace(defaults, **converted))
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(name, default, meaning and range) of every setting, for the README and `tastegraph settings`."""
+    rows = []
+    for f in FIELDS.values():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rules = _describe_rules(f)
+        rows.append((f.name, str(default), f.metadata["help"] + (f" ({rules})" if rules else "")))
+    return rows
