@@ -1,11 +1,14 @@
 """Feast declarations: entities, Delta-backed Spark sources, feature views, a feature service.
 
 Sources point at the Delta tables named in pipelines.catalog, under the lake of the current
-settings (TASTEGRAPH_LAKE_ROOT / TASTEGRAPH_CONFIG).
+settings: TASTEGRAPH_LAKE_ROOT (the flow and `tastegraph feast` set it), else the default lake
+next to this folder (`../lake`), which is what feature_store.yaml points at.
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from feast import Entity, FeatureService, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
@@ -33,9 +36,15 @@ def _source(table: catalog.Table, settings: Settings) -> SparkSource:
     )
 
 
+def _default_settings() -> Settings:
+    if os.environ.get("TASTEGRAPH_LAKE_ROOT"):
+        return load_settings()
+    return load_settings(lake_root=Path(__file__).resolve().parents[1] / "lake")
+
+
 def declarations(settings: Settings | None = None) -> list:
     """Every Feast object of the repository, bound to the lake of `settings`."""
-    settings = settings or load_settings()
+    settings = settings or _default_settings()
     pin_stats_v1 = FeatureView(
         name="pin_stats_v1",
         entities=[pin],

@@ -1,21 +1,31 @@
-"""The `tastegraph` command: generate logs, run flows, look features up, submit stages."""
+"""The `tastegraph` command: generate logs, run flows, look features up, submit stages.
+
+Arguments, settings and the lake folder are checked before anything slow is imported, and a
+problem the user can fix is one `tastegraph: ...` line on stderr with a non-zero exit, never
+a traceback (`--verbose` keeps the traceback in the log file).
+"""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipelines.settings import disable_telemetry
+from pipelines.contract import ID_PATTERN
+from pipelines.settings import SettingsError, TastegraphError, disable_telemetry, load_settings, settings_table
 
 disable_telemetry()
 
 DEMO = {"users": 200, "pins": 2000, "days": 2, "start_date": "2026-01-01", "seed": 7}
+
+
+class UsageError(TastegraphError):
+    """Arguments that cannot work together; the message says what to pass instead."""
 
 
 def _date(value: str) -> dt.date:
@@ -35,10 +45,21 @@ def _positive(value: str) -> int:
     return number
 
 
-def _settings(args):
-    from pipelines.settings import load_settings
+def _pin_list(value: str) -> list[str]:
+    pins = value.split(",") if value else []
+    if any(not re.fullmatch(ID_PATTERN, p) for p in pins):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated pin ids without spaces, like p0000021,p0000016; got {value!r}")
+    return pins
 
-    return load_settings(getattr(args, "config", None), lake_root=getattr(args, "lake", None))
+
+def _settings(args, must_exist: bool = True):
+    settings = load_settings(getattr(args, "config", None), lake_root=getattr(args, "lake", None))
+    if must_exist and not settings.lake_root.is_dir():
+        raise UsageError(
+            f"lake folder {settings.lake_root} does not exist: pass --lake with an existing lake, or create it "
+            f"with raw logs under {settings.raw_dir} (`tastegraph generate --out {settings.raw_dir}`)")
+    return settings
 
 
 def cmd_generate(args) -> int:
@@ -63,22 +84,20 @@ def print_summary(results) -> None:
     print(f"{'total':<16}{'':<12}{'':>12}{'':>12}{total:>10.1f}")
 
 
-def print_lookup(result: dict) -> None:
-    """Print a Feast online response: the user's features once, then one line per pin."""
-    user_cols = sorted(k for k in result if k.startswith("user_stats_v1__"))
-    pin_cols = sorted(k for k in result if k.startswith("pin_stats_v1__"))
-    if not result.get("user_id"):
-        print("  (no rows)")
-        return
-    print(f"  user {result['user_id'][0]}: " + ", ".join(
-        f"{k.split('__', 1)[1]}={_fmt(result[k][0])}" for k in user_cols))
-    for i, pin in enumerate(result.get("pin_id", [])):
-        if pin:
-            print(f"  pin {pin}: " + ", ".join(f"{k.split('__', 1)[1]}={_fmt(result[k][i])}" for k in pin_cols))
-
-
 def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def print_lookup(found) -> None:
+    """Print a lookup: the user's features once, then one line per pin; absent ones say so."""
+    def line(kind: str, key: str, features) -> str:
+        if features is None:
+            return f"  {kind} {key}: not found in the online store"
+        return f"  {kind} {key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(features.items()))
+
+    print(line("user", found.user_key, found.user))
+    for pin, features in found.pins.items():
+        print(line("pin", pin, features))
 
 
 def _demo_entities(settings, ds: str) -> tuple[str, list[str]]:
@@ -102,82 +121,103 @@ def _demo_entities(settings, ds: str) -> tuple[str, list[str]]:
     return user, pins
 
 
-def cmd_run(args) -> int:
-    from flows.daily import backfill
-    from flows.serving import lookup
-    from pipelines import catalog
-    from pipelines.generate import GenerateConfig, dates, generate
+def _days(args) -> tuple[str, str]:
+    if args.ds:
+        return args.ds.isoformat(), args.ds.isoformat()
+    if not (args.start and args.end):
+        raise UsageError("give both --start and --end (or --ds for one day)")
+    if args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
+    return args.start.isoformat(), args.end.isoformat()
 
-    settings = _settings(args)
+
+def cmd_run(args) -> int:
+    settings = _settings(args, must_exist=not args.demo)
+    start, end = (None, None) if args.demo else _days(args)
+    settings.lake_root.mkdir(parents=True, exist_ok=True)
+    from flows import console
+
+    log_file = console.setup(settings.lake_root, args.verbose)
+    say = console.progress().info
     if args.demo:
+        from pipelines.generate import GenerateConfig, dates, generate
+
         cfg = GenerateConfig(
             out=settings.raw_dir, users=DEMO["users"], pins=DEMO["pins"], days=DEMO["days"],
             start_date=dt.date.fromisoformat(DEMO["start_date"]), seed=DEMO["seed"],
         )
-        print(f"generating {cfg.days} days of demo logs into {cfg.out} ...", flush=True)
-        generate(cfg, progress=lambda msg: print("  " + msg, flush=True))
+        say(f"generating {cfg.days} days of demo logs into {cfg.out}")
+        generate(cfg)
         days = dates(cfg)
         start, end = days[0], days[-1]
-    elif args.ds:
-        start = end = args.ds.isoformat()
-    elif args.start and args.end:
-        start, end = args.start.isoformat(), args.end.isoformat()
-    else:
-        print("tastegraph run: give --demo, --ds DATE, or --start DATE --end DATE", file=sys.stderr)
-        return 2
+    say(f"starting (log: {log_file})")
+    from flows.daily import backfill, data_docs_index
+    from flows.serving import lookup
+    from pipelines import catalog
+    from pipelines.spark import get_spark
 
+    console.quiet_libraries()
+    get_spark(settings, jvm_log=None if args.verbose else log_file)
     results = backfill(start, end, lake_root=str(settings.lake_root), config_file=args.config)
     print_summary(results)
     if args.demo:
         user, pins = _demo_entities(settings, end)
         print(f"\nonline lookup through Feast (feature service ranking_v1) for user {user} and pins {', '.join(pins)}:")
-        print_lookup(lookup(settings, user, pins))
+        with console.to_log():
+            found = lookup(settings, user, pins)
+        print_lookup(found)
         print(f"\nlookup again with: tastegraph lookup --lake {settings.lake_root} --user {user} --pins {','.join(pins)}")
     print(f"\ntables are under {settings.lake_root.resolve()}:")
     for table in catalog.ALL_TABLES:
         print(f"  {table.zone + '.' + table.name:<28}{table.path(settings)}")
     print(f"  {'feast online store':<28}{(settings.feast_dir / 'online_store.db').resolve()}")
-    print(f"  {'data docs':<28}{(settings.lake_root / '_gx').resolve()}")
+    print(f"  {'data docs':<28}{data_docs_index(settings)}")
+    print(f"  {'log':<28}{log_file.resolve()}")
     return 0
 
 
 def cmd_lookup(args) -> int:
-    from flows.serving import lookup
-
     settings = _settings(args)
     registry = settings.feast_dir / "registry.db"
     if not registry.exists():
-        print(f"no Feast registry at {registry}: run `tastegraph run` for this lake first", file=sys.stderr)
-        return 2
-    pins = [p.strip() for p in (args.pins or "").split(",") if p.strip()]
-    print_lookup(lookup(settings, args.user, pins))
-    return 0
+        raise UsageError(f"no Feast registry at {registry}: run `tastegraph run` for this lake first")
+    from flows import console
+    from flows.serving import lookup
+
+    console.setup(settings.lake_root, verbose=False)
+    with console.to_log():
+        found = lookup(settings, args.user, args.pins)
+    print_lookup(found)
+    return 0 if found.user is not None or any(v is not None for v in found.pins.values()) else 1
 
 
-def submit_command(stage: str, ds: str, settings) -> tuple[list[str], dict[str, str]]:
-    """The spark-submit command line (and environment) that runs one stage."""
+def submit_command(stage: str, ds: str, settings, config: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The spark-submit command line (and environment) that runs one stage as the flow does."""
     from pipelines import jobs
-    from pipelines.spark import delta_jars
+    from pipelines.spark import delta_jars, submit_conf
 
     bin_dir = Path(sys.executable).parent
     env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
            "TASTEGRAPH_LAKE_ROOT": str(settings.lake_root)}
-    command = [
-        str(bin_dir / "spark-submit"),
-        "--master", settings.spark_master,
-        "--driver-memory", settings.spark_driver_memory,
-        "--jars", ",".join(delta_jars(settings)),
-        "--conf", f"spark.sql.shuffle.partitions={settings.shuffle_partitions}",
-        "--conf", "spark.sql.session.timeZone=UTC",
-        jobs.__file__, stage, "--ds", ds,
-    ]
+    command = [str(bin_dir / "spark-submit"), "--master", settings.spark_master,
+               "--driver-memory", settings.spark_driver_memory, "--jars", ",".join(delta_jars(settings))]
+    for key, value in submit_conf(settings).items():
+        command += ["--conf", f"{key}={value}"]
+    command += [jobs.__file__, stage, "--ds", ds]
+    if config:
+        command += ["--config", str(Path(config).resolve())]
     return command, env
 
 
 def cmd_submit(args) -> int:
+    from pipelines.jobs import STAGES
+
+    if args.stage not in STAGES:
+        raise UsageError(f"unknown stage {args.stage!r}; stages: {', '.join(STAGES)}")
     settings = _settings(args)
-    command, env = submit_command(args.stage, args.ds.isoformat(), settings)
-    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), " ".join(shlex.quote(c) for c in command), flush=True)
+    command, env = submit_command(args.stage, args.ds.isoformat(), settings, args.config)
+    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), " ".join(shlex.quote(c) for c in command),
+          flush=True)
     return subprocess.call(command, env={**os.environ, **env})
 
 
@@ -187,6 +227,30 @@ def cmd_stages(args) -> int:
     for name, fn in STAGES.items():
         print(f"{name:<16}{(sys.modules[fn.__module__].__doc__ or '').strip().splitlines()[0]}")
     return 0
+
+
+def cmd_settings(args) -> int:
+    for name, default, meaning in settings_table():
+        print(f"{name:<26}{default:<22}{meaning}")
+    return 0
+
+
+def cmd_feast(args) -> int:
+    """Run the feast CLI on the repository in features/, pointed at a lake."""
+    import yaml
+
+    from flows.serving import repo_config
+
+    settings = _settings(args)
+    config = repo_config(settings)
+    config["offline_store"]["spark_conf"]["spark.driver.extraClassPath"] = str(settings.jars_dir.resolve() / "*")
+    path = settings.feast_dir / "feature_store.yaml"
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    feast = Path(sys.executable).parent / "feast"
+    command = [str(feast), "-c", str(settings.feature_repo), "-f", str(path.resolve()), *args.feast_args]
+    env = {**os.environ, "TASTEGRAPH_LAKE_ROOT": str(settings.lake_root.resolve())}
+    return subprocess.call(command, env=env)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,43 +274,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the daily flow (demo, one day, or a range)")
     common(r)
-    r.add_argument("--demo", action="store_true", help="generate a small dataset and run it end to end")
-    r.add_argument("--ds", type=_date)
-    r.add_argument("--start", type=_date)
-    r.add_argument("--end", type=_date)
+    when = r.add_mutually_exclusive_group(required=True)
+    when.add_argument("--demo", action="store_true", help="generate a small dataset and run it end to end")
+    when.add_argument("--ds", type=_date, help="one day")
+    when.add_argument("--start", type=_date, help="first day of a range (with --end)")
+    r.add_argument("--end", type=_date, help="last day of a range (with --start)")
+    r.add_argument("--verbose", action="store_true", help="show every library's output, not only progress")
     r.set_defaults(func=cmd_run)
 
     lk = sub.add_parser("lookup", help="read online features through Feast")
     common(lk)
     lk.add_argument("--user", required=True)
-    lk.add_argument("--pins", default="", help="comma-separated pin ids")
+    lk.add_argument("--pins", type=_pin_list, default=[], help="comma-separated pin ids")
     lk.set_defaults(func=cmd_lookup)
 
     sb = sub.add_parser("submit", help="run one Spark stage with spark-submit")
     common(sb)
-    from pipelines.jobs import STAGES
-
-    sb.add_argument("stage", choices=list(STAGES))
+    sb.add_argument("stage")
     sb.add_argument("--ds", type=_date, required=True)
     sb.set_defaults(func=cmd_submit)
 
     st = sub.add_parser("stages", help="list the Spark stages")
     st.set_defaults(func=cmd_stages)
+
+    se = sub.add_parser("settings", help="list the settings, their defaults and ranges")
+    se.set_defaults(func=cmd_settings)
+
+    fe = sub.add_parser("feast", help="run the feast CLI on features/ for a lake: tastegraph feast -- apply")
+    common(fe)
+    fe.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for feast, after --")
+    fe.set_defaults(func=cmd_feast)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from pipelines.generate import GenerateError
-    from pipelines.settings import SettingsError
-
+    if getattr(args, "feast_args", None) and args.feast_args[0] == "--":
+        args.feast_args = args.feast_args[1:]
     try:
         return args.func(args)
-    except (SettingsError, GenerateError) as exc:
+    except (SettingsError, UsageError) as exc:
         print(f"tastegraph: {exc}", file=sys.stderr)
         return 2
+    except TastegraphError as exc:
+        print(f"tastegraph: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tastegraph: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

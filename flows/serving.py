@@ -1,23 +1,48 @@
-"""Feast operations the flow composes: apply the repository, materialize, look features up."""
+"""Feast operations the flow composes: apply the repository, materialize a day, look features up.
+
+The repository is `features/`: its feature_store.yaml serves the default lake (`../lake`) for
+the `feast` CLI run in that folder. For any lake, `repo_config` builds the same configuration
+with the registry and the online store under that lake's `_feast/` folder.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from feast import FeatureStore
+import yaml
+from feast import FeatureStore, RepoConfig
+from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 
 from features.definitions import declarations
-from pipelines.settings import Settings
+from pipelines.settings import Settings, TastegraphError
 
 FEATURE_SERVICE = "ranking_v1"
+
+
+class MaterializationError(TastegraphError):
+    """Rows the gate passed did not all reach the online store."""
+
+
+def repo_config(settings: Settings) -> dict[str, Any]:
+    """features/feature_store.yaml with the registry and online store of `settings`' lake."""
+    config = yaml.safe_load((settings.feature_repo / "feature_store.yaml").read_text())
+    feast_dir = settings.feast_dir.resolve()
+    config["registry"]["path"] = str(feast_dir / "registry.db")
+    if config["online_store"]["type"] == "sqlite":
+        config["online_store"]["path"] = str(feast_dir / "online_store.db")
+    return config
 
 
 def feature_store(settings: Settings) -> FeatureStore:
     """The repository in features/, with its registry and online store under the lake."""
     settings.feast_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["TASTEGRAPH_FEAST_DIR"] = str(settings.feast_dir.resolve())
-    return FeatureStore(repo_path=str(settings.feature_repo))
+    os.environ["TASTEGRAPH_LAKE_ROOT"] = str(settings.lake_root.resolve())  # for features/definitions.py
+    config = RepoConfig(**repo_config(settings))
+    config.repo_path = Path(settings.feature_repo)
+    return FeatureStore(config=config, repo_path=str(settings.feature_repo))
 
 
 def apply(settings: Settings) -> list[str]:
@@ -27,16 +52,86 @@ def apply(settings: Settings) -> list[str]:
     return [o.name for o in objects]
 
 
-def materialize(settings: Settings, ds: str) -> dt.datetime:
-    """Incrementally materialize everything up to the end of `ds` (UTC) into the online store."""
-    end = dt.datetime.combine(dt.date.fromisoformat(ds) + dt.timedelta(days=1), dt.time(0, 0), tzinfo=dt.timezone.utc)
-    feature_store(settings).materialize_incremental(end_date=end)
-    return end
+@dataclass
+class Materialized:
+    """What one materialization wrote, per feature view."""
+
+    start: dt.datetime
+    end: dt.datetime
+    rows: dict[str, int]
 
 
-def lookup(settings: Settings, user_id: str, pin_ids: list[str]) -> dict[str, Any]:
-    """Online features of one user and some pins, through the feature service."""
+def _counting_writes(store: FeatureStore) -> dict[str, int]:
+    """Count the rows each feature view writes to the online store. Feast reports none, so
+    the online store's write method of this store is wrapped (no behaviour changes)."""
+    online = store._get_provider().online_store
+    written: dict[str, int] = {}
+    write = online.online_write_batch
+
+    def counted(config, table, data, progress):
+        written[table.name] = written.get(table.name, 0) + len(data)
+        return write(config, table, data, progress)
+
+    online.online_write_batch = counted
+    return written
+
+
+def materialize(settings: Settings, ds: str, views: list[str] | None = None) -> Materialized:
+    """Materialize the snapshot of `ds` (event times within that UTC day) into the online store.
+    An explicit window, not materialize_incremental: the incremental one starts its first
+    window at now minus the TTL, which misses a day older than that."""
+    start = dt.datetime.combine(dt.date.fromisoformat(ds), dt.time(0, 0), tzinfo=dt.timezone.utc)
+    end = start + dt.timedelta(days=1)
+    store = feature_store(settings)
+    written = _counting_writes(store)
+    store.materialize(start_date=start, end_date=end, feature_views=views)
+    return Materialized(start, end, written)
+
+
+def check_arrived(done: Materialized, expected: dict[str, int]) -> None:
+    """Fail when a feature view wrote fewer rows than the gated snapshot holds."""
+    short = {view: (n, done.rows.get(view, 0)) for view, n in expected.items() if done.rows.get(view, 0) < n}
+    if short:
+        listed = ", ".join(f"{view}: {got:,} of {n:,}" for view, (n, got) in sorted(short.items()))
+        raise MaterializationError(
+            f"the gate passed rows that never reached the online store ({listed}); check the Feast "
+            f"registry under {done.start.date()} and re-run the day")
+
+
+@dataclass
+class Lookup:
+    """An online lookup: each entity's features, or None when the store has no row for it."""
+
+    user_key: str
+    user: dict[str, Any] | None
+    pins: dict[str, dict[str, Any] | None]
+
+
+def lookup(settings: Settings, user_id: str, pin_ids: list[str]) -> Lookup:
+    """Online features of one user and some pins, through the feature service; an entity the
+    online store has no row for (Feast status NOT_FOUND) comes back as None, not as nulls."""
     store = feature_store(settings)
     service = store.get_feature_service(FEATURE_SERVICE)
     rows = [{"user_id": user_id, "pin_id": p} for p in pin_ids] or [{"user_id": user_id, "pin_id": ""}]
-    return store.get_online_features(features=service, entity_rows=rows, full_feature_names=True).to_dict()
+    response = store.get_online_features(features=service, entity_rows=rows, full_feature_names=True)
+    values = response.to_dict()
+    found: dict[str, list[bool]] = {}
+    for name, vector in zip(response.proto.metadata.feature_names.val, response.proto.results):
+        view = name.split("__", 1)[0] if "__" in name else None
+        if view:
+            present = [s == FieldStatus.PRESENT for s in vector.statuses]
+            found[view] = [a or b for a, b in zip(found.get(view, [False] * len(present)), present)]
+
+    def features(view: str, i: int) -> dict[str, Any] | None:
+        if not found.get(view, [False] * (i + 1))[i]:
+            return None
+        return {k.split("__", 1)[1]: v[i] for k, v in values.items() if k.startswith(view + "__")}
+
+    user_views = sorted({k.split("__", 1)[0] for k in values if k.startswith("user_")})
+    user = {k: v for view in user_views for k, v in (features(view, 0) or {}).items()} or None
+    pin_views = sorted({k.split("__", 1)[0] for k in values if k.startswith("pin_")})
+    pins = {}
+    for i, pin in enumerate(pin_ids):
+        merged = {k: v for view in pin_views for k, v in (features(view, i) or {}).items()}
+        pins[pin] = merged or None
+    return Lookup(user_id, user, pins)

@@ -206,9 +206,10 @@ PIPELINE_RUNS = Table(
         ("run_id", S, False), ("ds", D, False), ("stage", S, False), ("status", S, False),
         ("rows_in", L), ("rows_out", L), ("input_versions", T.MapType(S, L)),
         ("output_versions", T.MapType(S, L)), ("started_at", TS, False), ("seconds", DB, False),
-        ("message", S),
+        ("message", S), ("details", S),
     ),
-    "One row per stage run: rows in/out, Delta versions read and written, timing, status.",
+    "One row per stage run: rows in/out, Delta versions read and written, timing, status, and the "
+    "stage's details as JSON (counts by reason, files skipped, step seconds).",
 )
 TOUCHED_DATES = Table(
     "touched_dates", "ops",

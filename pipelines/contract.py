@@ -20,6 +20,7 @@ ID_MAX_CHARS = 128
 TEXT_MAX_CHARS = 4096
 NAME_MAX_CHARS = 64                # interest names in annotations
 INTERESTS_MAX = 64                 # annotations per pin
+NESTING_MAX = 64                   # arrays and objects nested deeper are malformed_json
 FUTURE_TOLERANCE_DAYS = 1          # a time whose date is more than this after the file's dt is future
 # ids: letters, digits and _ . : - (no spaces, no @), and never shaped like an IP address
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -52,17 +53,18 @@ REASONS: dict[str, str] = {
     INVALID_UTF8: "the line is not valid UTF-8",
     OVERSIZE_LINE: f"the line is longer than {LINE_MAX_BYTES:,} bytes",
     MALFORMED_JSON: "the line is not exactly one JSON object (RFC 8259): syntax error, single quotes, "
-                    "NaN/Infinity, comments, duplicate names, a second value after the object, a blank line",
+                    f"NaN/Infinity, comments, duplicate names, a second value after the object, a blank line, "
+                    f"nesting deeper than {NESTING_MAX} levels",
     UNSUPPORTED_SCHEMA_VERSION: f"schema_version is an integer other than {SCHEMA_VERSION}",
     WRONG_TYPE: "a field has the wrong JSON type (detail names it), or an annotation has an unknown key",
     MISSING_REQUIRED: "a required field is absent or null (detail names it)",
     OVERSIZE_FIELD: f"an id is longer than {ID_MAX_CHARS} characters, a text longer than {TEXT_MAX_CHARS:,}, "
                     f"an interest name longer than {NAME_MAX_CHARS}, or more than {INTERESTS_MAX} annotations",
-    INVALID_ID: "an id is empty, has a character outside letters, digits and _ . : -, or looks like an IP address",
+    INVALID_ID: "an id is empty, has a character outside letters, digits and _ . : -, or holds an IP address",
     BAD_TIMESTAMP: "a time is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z or +00:00), not a real date and "
                    "time, or before the earliest accepted date",
     FUTURE_TIMESTAMP: f"a time's date is more than {FUTURE_TOLERANCE_DAYS} day after the file's dt",
-    INVALID_VALUE: "a value of the right type breaks a rule: a number that is not finite, a negative price, "
+    INVALID_VALUE: "a value of the right type breaks a rule: a number that does not fit a double, a negative price, "
                    "a score outside [0, 1], an empty or repeated interest name",
     UNKNOWN_EVENT_TYPE: "event_type is not one of " + ", ".join(EVENT_TYPES),
     TRUNCATED_FILE: "the gzip stream ends before its end marker: the lines before the cut are read, the cut "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -65,6 +66,7 @@ def record_run(
         "started_at": started_at,
         "seconds": float(result.seconds),
         "message": message,
+        "details": json.dumps(result.details, default=str, sort_keys=True) if result.details else None,
     }
     io.append(spark.createDataFrame([row], catalog.PIPELINE_RUNS.schema), catalog.PIPELINE_RUNS, settings)
 
