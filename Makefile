@@ -13,9 +13,19 @@ export GX_ANALYTICS_ENABLED := false
 export FEAST_USAGE := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup system-packages run test bench lint clean
 
-setup: $(STAMP) $(JARS_STAMP)
+setup: $(STAMP) $(JARS_STAMP) system-packages
+
+# Debian packages the tests use: chromium checks the Data Docs page headless.
+DEBIAN_PACKAGES := chromium
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +38,11 @@ $(JARS_STAMP): $(STAMP)
 	@set -euo pipefail; \
 	delta=$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("delta-spark"))'); \
 	spark=$$($(BIN)/python -c 'import importlib.metadata as m; print(".".join(m.version("pyspark").split(".")[:2]))'); \
+	if [ "$$(cat $@ 2>/dev/null)" = "$$delta" ]; then touch $@; exit 0; fi; \
 	echo "fetching Delta Lake $$delta jars for Spark $$spark into $(JARS_DIR)/"; \
 	rm -rf $(JARS_DIR) && mkdir -p $(JARS_DIR); \
 	for artifact in io.delta:delta-spark_$${spark}_2.13:$$delta io.delta:delta-storage:$$delta; do \
-	  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+	  mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
 	    -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) -Dmdep.useBaseVersion=true \
 	    || { echo "Maven could not fetch $$artifact"; exit 1; }; \
 	done; \
@@ -46,6 +57,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf lake bench-out spark-warehouse

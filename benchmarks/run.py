@@ -10,6 +10,8 @@ shuffle bytes, peak memory), with DuckDB computing the same co-save on the same 
 reference. `--derived ends` runs the full recomputations (pin_pin, related_pins,
 user_candidates, DuckDB) on the first and last day only: enough to compare day 1 with day 30
 of the incremental graph stage.
+`flow` runs the daily Prefect flow day by day (stages, gates, Feast) and reports the gate's
+share of each day.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -27,8 +29,8 @@ import time
 from pathlib import Path
 
 from benchmarks.measure import run_measured
-from pipelines.generate import GenerateConfig, dates, generate, parse_noise
-from pipelines.settings import disable_telemetry, load_settings
+from pipelines.core.settings import disable_telemetry, load_settings
+from pipelines.synthetic.generate import GenerateConfig, dates, generate, parse_noise
 
 OUT = Path("bench-out")
 
@@ -50,8 +52,9 @@ def _raw(args) -> tuple[Path, GenerateConfig, dict]:
 
 
 def bench_stages(args) -> dict:
-    from pipelines.jobs import STAGES, run_stage
-    from pipelines.spark import get_spark
+    from pipelines.core.spark import get_spark
+    from pipelines.core.stages import run_stage
+    from pipelines.registry import STAGES
 
     raw, cfg, gen = _raw(args)
     lake = OUT / "lake-stages"
@@ -62,10 +65,38 @@ def bench_stages(args) -> dict:
     for ds in dates(cfg):
         for stage in STAGES:
             result = run_stage(stage, ds, settings, spark)
-            records.append({"ds": ds, "stage": stage, "rows_in": result.rows_in, "rows_out": result.rows_out,
+            records.append({"ds": ds, "stage": stage.name, "rows_in": result.rows_in, "rows_out": result.rows_out,
                             "seconds": round(result.seconds, 2)})
-            print(f"{stage:<16}{ds:<12}{result.rows_in:>12,}{result.rows_out:>12,}{result.seconds:>9.1f}s", flush=True)
+            print(f"{stage.name:<16}{ds:<12}{result.rows_in:>12,}{result.rows_out:>12,}{result.seconds:>9.1f}s", flush=True)
     return {"generated": gen, "stages": records}
+
+
+def bench_flow(args) -> dict:
+    """The daily Prefect flow, day by day: every stage, its gate and Feast, with the gate's
+    share of each day's time (a ratio within one run, so the machine's noise mostly cancels)."""
+    from flows.daily import daily_taste_graph
+
+    raw, cfg, gen = _raw(args)
+    lake = OUT / "lake-flow"
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    os.environ["TASTEGRAPH_RAW_ROOT"] = str(raw.resolve())
+    days = []
+    for ds in dates(cfg):
+        t0 = time.perf_counter()
+        results = daily_taste_graph(ds, lake_root=str(lake))
+        wall = time.perf_counter() - t0
+        steps = {r.stage: round(r.seconds, 2) for r in results}
+        gate = sum(v for k, v in steps.items() if k.startswith("gate:"))
+        day = {"ds": ds, "wall_seconds": round(wall, 1), "steps": steps, "gate_seconds": round(gate, 1),
+               "gate_share": round(gate / wall, 3),
+               "rows_checked": sum(r.rows_in for r in results if r.stage.startswith("gate:"))}
+        days.append(day)
+        print(f"{ds}: {wall:.1f}s, gate {gate:.1f}s ({100 * gate / wall:.1f}%), "
+              f"{day['rows_checked']:,} rows checked", flush=True)
+        for name, seconds in steps.items():
+            print(f"  {name:<24}{seconds:>9.1f}s", flush=True)
+    return {"generated": gen, "days": days}
 
 
 def bench_ingest(args) -> dict:
@@ -158,9 +189,10 @@ def _shuffle_bytes(port: int) -> int:
 
 def bench_graph(args) -> dict:
     """Ingest each day, then time graph, pin_pin and related_pins: seconds, shuffle bytes, peak RSS."""
-    from pipelines import catalog
-    from pipelines.jobs import run_stage
-    from pipelines.spark import get_spark
+    from pipelines.core import catalog
+    from pipelines.core.spark import get_spark
+    from pipelines.core.stages import run_stage
+    from pipelines.registry import stage as declared
 
     raw, cfg, gen = _raw(args)
     lake = OUT / "lake-graph"
@@ -174,13 +206,13 @@ def bench_graph(args) -> dict:
     records = []
     days = dates(cfg)
     for ds in days:
-        ingest = run_stage("ingest", ds, settings, spark)
+        ingest = run_stage(declared("ingest"), ds, settings, spark)
         row = {"ds": ds, "ingest_seconds": round(ingest.seconds, 2), "events": ingest.rows_in}
         derived = args.derived == "all" or ds in (days[0], days[-1])
         for stage in ("graph", "pin_pin", "related_pins", "user_candidates") if derived else ("graph",):
             before = _shuffle_bytes(port)
             with _Sampler() as sampler:
-                result = run_stage(stage, ds, settings, spark)
+                result = run_stage(declared(stage), ds, settings, spark)
             row[f"{stage}_seconds"] = round(result.seconds, 2)
             row[f"{stage}_shuffle_mb"] = round((_shuffle_bytes(port) - before) / 2**20, 1)
             row[f"{stage}_peak_rss_mb"] = round(sampler.peak / 2**20)
@@ -209,15 +241,21 @@ def bench_graph(args) -> dict:
 def _quality(spark, settings) -> dict:
     """precision@10 against planted interests: related_pins, pin_pin_edges, user_candidates and
     the popularity baselines."""
-    from pipelines import catalog, cooccurrence, io
-    from pipelines.quality import (popular_pins, popularity_recs, precision_at_k, user_interests,
-                                   user_precision_at_k)
+    from pipelines.core import catalog, io
+    from pipelines.evaluation.planted import (
+        popular_pins,
+        popularity_recs,
+        precision_at_k,
+        user_interests,
+        user_precision_at_k,
+    )
+    from pipelines.graph import shared
 
-    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings)).persist()
+    main = shared.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings)).persist()
     related = io.read_table(spark, catalog.RELATED_PINS, settings)
     neighbours = io.read_table(spark, catalog.PIN_PIN_EDGES, settings).withColumnRenamed("other_pin_id",
                                                                                         "candidate_pin_id")
-    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    saved = shared.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
     quality = {
         "related_pins": precision_at_k(related, main, 10, "candidate_pin_id"),
         "pin_pin_edges": precision_at_k(neighbours, main, 10, "candidate_pin_id"),
@@ -238,7 +276,7 @@ def _quality(spark, settings) -> dict:
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph"])
+    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph", "flow"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -253,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
-    suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph}
+    suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow}
     report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))

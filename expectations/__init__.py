@@ -1,4 +1,4 @@
 """Great Expectations suites as code, and the gate that runs them before anything is published."""
-from pipelines.settings import disable_telemetry
+from pipelines.core.settings import disable_telemetry
 
 disable_telemetry()

@@ -1,29 +1,27 @@
-"""The gate: run a table's suite through a GX checkpoint (with Data Docs) and fail loudly."""
+"""The gate: run each written table's suite through a GX checkpoint, keep the results in GX's
+validation store (Data Docs), and stop the run when one fails, naming the table, the
+expectation and a sample of the bad rows.
+
+GX's own Data Docs load their styles and scripts from CDNs, so offline they show unstyled
+pages with empty tables. `write_summary` renders the same validation results as one
+self-contained page (inline styles, no scripts, no network) beside them.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import great_expectations as gx
-from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core.run_identifier import RunIdentifier
 from pyspark.sql import DataFrame
 
-from expectations.suites import SUITES
-from pipelines.settings import Settings
+from expectations.suites import KNOWN_PINS_VIEW, SUITES, WITHHELD_BOARDS_VIEW
+from pipelines.core.settings import Settings, TastegraphError
 
-
-class GateFailed(RuntimeError):
-    """A table broke its suite: nothing downstream (materialization) may run."""
-
-    def __init__(self, results: list["GateResult"]):
-        self.results = results
-        lines = [
-            f"{r.table} (suite {r.suite}): failed {', '.join(r.failed)}" for r in results if not r.success
-        ]
-        super().__init__(
-            "Great Expectations gate failed; nothing was materialized.\n  " + "\n  ".join(lines)
-            + "\nSee the validation_results table and the Data Docs under the lake's _gx folder."
-        )
+SAMPLE_SIZE = 5
 
 
 @dataclass
@@ -32,54 +30,132 @@ class GateResult:
     suite: str
     success: bool
     evaluated: int
-    failed: list[str] = field(default_factory=list)
+    rows: int
+    failed: list[str] = field(default_factory=list)  # each: the expectation and a sample of bad rows
+
+
+class GateFailed(TastegraphError):
+    """A table broke its suite: nothing downstream may read it."""
+
+    def __init__(self, results: list[GateResult], docs: Path | None = None):
+        self.results = results
+        bad = "; ".join(f"{r.table} ({r.suite}): {' | '.join(r.failed)}" for r in results if not r.success)
+        where = f" See {docs}." if docs else ""
+        super().__init__(f"Great Expectations gate failed, nothing downstream ran: {bad}.{where}")
+
+
+def context(settings: Settings):
+    """The GX project under the lake (file context: suites, results and Data Docs on disk)."""
+    root = Path(settings.lake_root) / "_gx"
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    bars = ctx.variables.progress_bars  # an object when set in this process, a dict once saved
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:  # no "Calculating Metrics" bars on the console
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        ctx.variables.save()
+    return ctx
+
+
+def register_reference_views(known_pins: DataFrame, withheld_boards: DataFrame) -> None:
+    """The views the suites' cross-table checks read: known pin ids, withheld board ids."""
+    known_pins.select("pin_id").createOrReplaceTempView(KNOWN_PINS_VIEW)
+    withheld_boards.select("board_id").createOrReplaceTempView(WITHHELD_BOARDS_VIEW)
+
+
+def _sample(result) -> str:
+    """A short sample of the rows an expectation found bad."""
+    r = result.result or {}
+    rows = (r.get("details") or {}).get("unexpected_rows") or r.get("partial_unexpected_list") or []
+    count = r.get("unexpected_count", r.get("observed_value"))
+    shown = json.dumps(rows[:SAMPLE_SIZE], default=str)
+    return f"{count if count is not None else '?'} bad, e.g. {shown}" if rows else f"{count} bad"
 
 
 def _describe(result) -> str:
     config = result.expectation_config
-    column = config.kwargs.get("column")
-    return f"{config.type}({column})" if column else config.type
+    column = config.kwargs.get("column") or ",".join(config.kwargs.get("column_list") or [])
+    name = config.description or (f"{config.type}({column})" if column else config.type)
+    return f"{name}: {_sample(result)}"
 
 
-def context(settings: Settings):
-    root = Path(settings.lake_root) / "_gx"
-    root.mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(root))
-
-
-def validate(ctx, table: str, df: DataFrame) -> GateResult:
-    """Validate one DataFrame against its table's suite with a checkpoint that updates Data Docs."""
-    suite = ctx.suites.add_or_update(SUITES[table]())
-    source = ctx.data_sources.add_or_update_spark(name="tastegraph_spark")
+def validate(ctx, settings: Settings, table: str, suite_name: str, df: DataFrame, ds: str) -> GateResult:
+    """Validate one table's rows with its suite through a checkpoint named after the table;
+    the run is named after the table and the day."""
+    suite = ctx.suites.add_or_update(SUITES[suite_name](settings))
+    source = ctx.data_sources.add_or_update_spark(name="tastegraph")
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(name=table)
-    batch = next((b for b in asset.batch_definitions if b.name == "whole"), None) or (
-        asset.add_batch_definition_whole_dataframe("whole")
-    )
+    batch = next((b for b in asset.batch_definitions if b.name == "written"), None) or (
+        asset.add_batch_definition_whole_dataframe("written"))
     definition = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)
-    )
-    checkpoint = ctx.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=f"{table}_checkpoint",
-            validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-        )
-    )
-    run = checkpoint.run(batch_parameters={"dataframe": df})
+        gx.ValidationDefinition(name=f"{table}_written", data=batch, suite=suite))
+    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(name=f"{table}_gate", validation_definitions=[definition]))
+    rows = df.count()
+    run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=f"{table} {ds}"))
     validation = next(iter(run.run_results.values()))
     failed = [_describe(r) for r in validation.results if not r.success]
-    return GateResult(
-        table=table, suite=suite.name, success=bool(validation.success), evaluated=len(validation.results), failed=failed
-    )
+    return GateResult(table=table, suite=suite.name, success=bool(validation.success), rows=rows,
+                      evaluated=len(validation.results), failed=failed)
 
 
-def validate_all(settings: Settings, frames: dict[str, DataFrame]) -> list[GateResult]:
-    """Validate every given table against its suite (results for all, failed or not)."""
+def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], ds: str) -> list[GateResult]:
+    """Validate every written table (table -> (suite, its written rows)); results for all."""
     ctx = context(settings)
-    return [validate(ctx, table, df) for table, df in frames.items()]
+    results = []
+    for table, (suite, df) in frames.items():
+        cached = df.persist()
+        try:
+            results.append(validate(ctx, settings, table, suite, cached, ds))
+        finally:
+            cached.unpersist()
+    return results
 
 
-def raise_if_failed(results: list[GateResult]) -> None:
-    """Raise GateFailed naming each failed table and expectation."""
+def raise_if_failed(results: list[GateResult], docs: Path | None = None) -> None:
     if not all(r.success for r in results):
-        raise GateFailed(results)
+        raise GateFailed(results, docs)
+
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}h1{font-size:20px}
+table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.ok{color:#176f2c}.bad{color:#b00020;font-weight:600}
+code{font-size:12px;white-space:pre-wrap}
+"""
+
+
+def _run_of(result) -> tuple[str, str]:
+    """(run name, run time as ISO text) of a stored validation result."""
+    run_id = (result.meta or {}).get("run_id")
+    if isinstance(run_id, dict):
+        return str(run_id.get("run_name") or "-"), str(run_id.get("run_time") or "")
+    when = getattr(run_id, "run_time", None)
+    return str(getattr(run_id, "run_name", None) or "-"), when.isoformat() if when else ""
+
+
+def write_summary(settings: Settings, limit: int = 300) -> Path:
+    """One self-contained HTML page of the latest validation results (newest first): per run,
+    table, suite, rows, success, and every failed expectation with a sample of its bad rows."""
+    ctx = context(settings)
+    results = sorted(ctx.validation_results_store.get_all(), key=lambda r: _run_of(r)[1], reverse=True)[:limit]
+    rows = []
+    for r in results:
+        name, when = _run_of(r)
+        failed = [_describe(x) for x in r.results if not x.success]
+        status = '<span class="ok">passed</span>' if r.success else '<span class="bad">failed</span>'
+        detail = "<br>".join(f"<code>{html.escape(f)}</code>" for f in failed) or "-"
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(when[:19])}</td>"
+                    f"<td>{html.escape(r.suite_name)}</td><td>{status}</td>"
+                    f"<td>{r.statistics.get('evaluated_expectations', '')}</td><td>{detail}</td></tr>")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>tastegraph validations</title>"
+            f"<style>{_STYLE}</style></head><body><h1>tastegraph: Great Expectations validations</h1>"
+            f"<p>{len(results)} most recent validation results, newest first, written "
+            f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>"
+            f"<table><thead><tr><th>run (table, day)</th><th>validated at</th><th>suite</th><th>result</th>"
+            f"<th>expectations</th><th>failed expectations, with a sample of bad rows</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></body></html>")
+    path = Path(settings.lake_root) / "_gx" / "validations.html"
+    path.write_text(page, encoding="utf-8")
+    return path.resolve()

@@ -1,4 +1,11 @@
-"""Suites as code, one per gated table, versioned (`_v1`): changing semantics means `_v2`."""
+"""Suites as code: one per table a run writes, versioned (`<table>_v1`; changing semantics
+means `_v2`). Every suite checks its table's keys (not null, unique), and where they apply:
+values within the range their formula allows, lists no longer than their top_n, every pin id
+pointing at a known pin, and no row from a secret or withheld board.
+
+Checks across tables read two views the gate registers before validating (see
+`expectations.gate.register_reference_views`): the known pin ids and the withheld board ids.
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,56 +13,201 @@ from typing import Callable
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from pipelines import catalog
-from pipelines.contract import EVENT_TYPES
+from pipelines.core import catalog, contract
+from pipelines.core.settings import Settings
+
+KNOWN_PINS_VIEW = "tastegraph_known_pins"            # (pin_id): pins in silver
+WITHHELD_BOARDS_VIEW = "tastegraph_withheld_boards"  # (board_id): secret or unreadable boards
+
+Expectations = list
 
 
-def _not_null(*columns: str) -> list:
-    return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns]
+def _keys(table: catalog.Table) -> Expectations:
+    """Each key column not null, and the key unique."""
+    checks = [gxe.ExpectColumnValuesToNotBeNull(column=k) for k in table.keys]
+    if len(table.keys) == 1:
+        checks.append(gxe.ExpectColumnValuesToBeUnique(column=table.keys[0]))
+    elif table.keys:
+        checks.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.keys)))
+    return checks
 
 
-def silver_events_v1() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(
-        name="silver_events_v1",
-        expectations=[
-            gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *_not_null("event_id", "event_type", "event_time", "event_date", "user_id"),
-            gxe.ExpectColumnValuesToBeUnique(column="event_id"),
-            gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(EVENT_TYPES)),
-        ],
-    )
+def _rows(where: str, description: str) -> gxe.UnexpectedRowsExpectation:
+    """Rows that must not exist: those of the batch where `where` (Spark SQL) holds."""
+    return gxe.UnexpectedRowsExpectation(unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {where}",
+                                         description=description)
 
 
-def pin_stats_v1() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(
-        name="pin_stats_v1",
-        expectations=[
-            gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *_not_null("pin_id", "ds", "event_timestamp"),
-            gxe.ExpectColumnValuesToBeUnique(column="pin_id"),
-            gxe.ExpectColumnValuesToBeBetween(column="impressions_7d", min_value=0),
-            gxe.ExpectColumnValuesToBeBetween(column="saves_7d", min_value=0),
-            gxe.ExpectColumnValuesToBeBetween(column="ctr_7d", min_value=0.0, max_value=1.0),
-        ],
-    )
+def _not_finite(column: str) -> str:
+    return f"({column} IS NULL OR isnan({column}) OR abs({column}) = double('infinity'))"
 
 
-def user_stats_v1() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(
-        name="user_stats_v1",
-        expectations=[
-            gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *_not_null("user_id", "ds", "event_timestamp"),
-            gxe.ExpectColumnValuesToBeUnique(column="user_id"),
-            gxe.ExpectColumnValuesToBeBetween(column="distinct_pins_7d", min_value=0),
-            gxe.ExpectColumnValuesToBeBetween(column="ctr_7d", min_value=0.0, max_value=1.0),
-        ],
-    )
+def _at_most_per_key(key: str, n: int, what: str) -> gxe.UnexpectedRowsExpectation:
+    return gxe.UnexpectedRowsExpectation(
+        unexpected_rows_query=f"SELECT {key}, count(*) AS n FROM {{batch}} GROUP BY {key} HAVING count(*) > {n}",
+        description=f"at most {n} {what} per {key}")
 
 
-# Table name -> suite factory. The flow gates every table listed here after writing it.
-SUITES: dict[str, Callable[[], gx.ExpectationSuite]] = {
-    catalog.SILVER_EVENTS.name: silver_events_v1,
-    catalog.PIN_STATS.name: pin_stats_v1,
-    catalog.USER_STATS.name: user_stats_v1,
+def _known_pins(*columns: str) -> list:
+    return [_rows(f"{c} NOT IN (SELECT pin_id FROM {KNOWN_PINS_VIEW})", f"{c} is a known pin") for c in columns]
+
+
+def _no_withheld_board(condition: str, column: str) -> gxe.UnexpectedRowsExpectation:
+    return _rows(f"{condition} AND {column} IN (SELECT board_id FROM {WITHHELD_BOARDS_VIEW})",
+                 f"no row from a secret or withheld board ({column})")
+
+
+def _ranked(key: str, n: int) -> list:
+    return [gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, max_value=n), _at_most_per_key(key, n, "rows")]
+
+
+def _in_set(column: str, values) -> gxe.ExpectColumnValuesToBeInSet:
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=sorted(values))
+
+
+def _bronze(key: str) -> Expectations:
+    return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in (key, "ds", "source_file", "line_number")] + [
+        gxe.ExpectColumnValuesToBeBetween(column="line_number", min_value=1)]
+
+
+def bronze_events(s: Settings) -> Expectations:
+    return _bronze("event_id") + [
+        _in_set("event_type", contract.EVENT_TYPES), gxe.ExpectColumnValuesToNotBeNull(column="event_time")]
+
+
+def bronze_pins(s: Settings) -> Expectations:
+    return _bronze("pin_id") + [
+        _rows("exists(interests, a -> NOT a.score BETWEEN 0 AND 1)", "annotation scores in [0, 1]")]
+
+
+def bronze_boards(s: Settings) -> Expectations:
+    return _bronze("board_id")
+
+
+def quarantine(s: Settings) -> Expectations:
+    return [_in_set("reason", contract.REASONS), _in_set("stream", contract.STREAMS),
+            gxe.ExpectColumnValuesToBeBetween(column="line_number", min_value=1),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["stream", "ds", "source_file", "line_number"])]
+
+
+def events(s: Settings) -> Expectations:
+    return _keys(catalog.SILVER_EVENTS) + [
+        _in_set("event_type", contract.EVENT_TYPES),
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("event_time", "event_date", "user_id", "ds")],
+        _rows("event_date <> to_date(event_time)", "event_date is the date of event_time"),
+        _no_withheld_board("true", "board_id"),
+    ]
+
+
+def pins(s: Settings) -> Expectations:
+    return _keys(catalog.SILVER_PINS) + [
+        gxe.ExpectColumnValuesToBeBetween(column="price", min_value=0),
+        _rows("exists(interests, a -> NOT a.score BETWEEN 0 AND 1)", "annotation scores in [0, 1]"),
+    ]
+
+
+def boards(s: Settings) -> Expectations:
+    return _keys(catalog.SILVER_BOARDS) + [_no_withheld_board("true", "board_id")]
+
+
+def touched_dates(s: Settings) -> Expectations:
+    return _keys(catalog.TOUCHED_DATES) + [gxe.ExpectColumnValuesToBeBetween(column="events", min_value=1)]
+
+
+def graph_edge_days(s: Settings) -> Expectations:
+    return _keys(catalog.GRAPH_EDGE_DAYS) + [
+        _in_set("edge_type", contract.EVENT_EDGE_TYPES),
+        gxe.ExpectColumnValuesToBeBetween(column="event_count", min_value=1),
+        _rows("first_seen > last_seen", "first_seen <= last_seen"),
+    ]
+
+
+def _weight_bounds(s: Settings) -> str:
+    """Rows whose weight the decay formula cannot give: an event edge's weight per event lies
+    between 0 and its type's weight (each event adds weight * 0.5^(age / half-life), age >= 0);
+    annotation scores lie in [0, 1]; ownership and categories weigh 1."""
+    per_type = " ".join(
+        f"WHEN '{t}' THEN weight / event_count NOT BETWEEN {min(0.0, w) - 1e-9} AND {max(0.0, w) + 1e-9}"
+        for t, w in sorted(s.edge_type_weights.items()))
+    return (f"{_not_finite('weight')} OR CASE edge_type {per_type} "
+            f"WHEN '{contract.PIN_INTEREST}' THEN weight NOT BETWEEN 0 AND 1 ELSE weight <> 1 END")
+
+
+def graph_edges(s: Settings) -> Expectations:
+    return _keys(catalog.GRAPH_EDGES) + [
+        _in_set("edge_type", contract.EVENT_EDGE_TYPES + contract.DIMENSION_EDGE_TYPES),
+        gxe.ExpectColumnValuesToBeBetween(column="event_count", min_value=0),
+        _rows(_weight_bounds(s), "weights within what the decay formula allows"),
+        _no_withheld_board("src_type = 'board'", "src_id"),
+        _no_withheld_board("dst_type = 'board'", "dst_id"),
+    ]
+
+
+def graph_nodes(s: Settings) -> Expectations:
+    return _keys(catalog.GRAPH_NODES) + [
+        _in_set("node_type", ("user", "pin", "board", "interest")),
+        gxe.ExpectColumnValuesToBeBetween(column="degree", min_value=1),
+        _no_withheld_board("node_type = 'board'", "node_id"),
+    ]
+
+
+def pin_pin_edges(s: Settings) -> Expectations:
+    return _keys(catalog.PIN_PIN_EDGES) + _ranked("pin_id", s.pin_pin_top_k) + [
+        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in ("score", "cosave", "coengaged")],
+        _rows("pin_id = other_pin_id", "no pin is its own neighbour"),
+        *_known_pins("pin_id", "other_pin_id"),
+    ]
+
+
+def related_pins(s: Settings) -> Expectations:
+    return _keys(catalog.RELATED_PINS) + _ranked("pin_id", s.related_top_n) + [
+        _rows(f"{_not_finite('score')} OR score <= 0", "scores finite and positive"),
+        gxe.ExpectColumnValuesToBeBetween(column="walks_hit", min_value=1, max_value=s.walks_per_pin),
+        _rows("visits < walks_hit", "visits >= walks_hit"),
+        _rows("pin_id = candidate_pin_id", "no pin is its own candidate"),
+        *_known_pins("pin_id", "candidate_pin_id"),
+    ]
+
+
+def user_candidates(s: Settings) -> Expectations:
+    return _keys(catalog.USER_CANDIDATES) + _ranked("user_id", s.user_candidates_top_n) + [
+        _rows(f"{_not_finite('score')} OR score <= 0", "scores finite and positive"),
+        gxe.ExpectColumnValuesToBeBetween(column="query_pins_hit", min_value=1, max_value=s.query_pins_per_user),
+        *_known_pins("candidate_pin_id"),
+    ]
+
+
+def _stats(table: catalog.Table, counts: tuple[str, ...]) -> Expectations:
+    return _keys(table) + [gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp")] + [
+        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts] + [
+        gxe.ExpectColumnValuesToBeBetween(column="ctr_7d", min_value=0.0, max_value=1.0)]
+
+
+def pin_stats(s: Settings) -> Expectations:
+    return _stats(catalog.PIN_STATS, ("impressions_7d", "closeups_7d", "clicks_7d", "saves_7d"))
+
+
+def user_stats(s: Settings) -> Expectations:
+    return _stats(catalog.USER_STATS, ("impressions_7d", "clicks_7d", "saves_7d", "distinct_pins_7d"))
+
+
+_BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
+    catalog.BRONZE_EVENTS.name: bronze_events, catalog.BRONZE_PINS.name: bronze_pins,
+    catalog.BRONZE_BOARDS.name: bronze_boards, catalog.QUARANTINE.name: quarantine,
+    catalog.SILVER_EVENTS.name: events, catalog.SILVER_PINS.name: pins, catalog.SILVER_BOARDS.name: boards,
+    catalog.TOUCHED_DATES.name: touched_dates, catalog.GRAPH_EDGE_DAYS.name: graph_edge_days,
+    catalog.GRAPH_EDGES.name: graph_edges, catalog.GRAPH_NODES.name: graph_nodes,
+    catalog.PIN_PIN_EDGES.name: pin_pin_edges, catalog.RELATED_PINS.name: related_pins,
+    catalog.USER_CANDIDATES.name: user_candidates, catalog.PIN_STATS.name: pin_stats,
+    catalog.USER_STATS.name: user_stats,
 }
+
+def _suite(name: str, expectations: Callable[[Settings], Expectations]) -> Callable[[Settings], gx.ExpectationSuite]:
+    def build(settings: Settings) -> gx.ExpectationSuite:
+        return gx.ExpectationSuite(name=name, expectations=expectations(settings))
+    return build
+
+
+# Suite name -> factory. A stage declares the suites that gate its outputs by these names.
+SUITES: dict[str, Callable[[Settings], gx.ExpectationSuite]] = {
+    f"{table}_v1": _suite(f"{table}_v1", expectations) for table, expectations in _BY_TABLE.items()}

@@ -1,6 +1,6 @@
 """Feast declarations: entities, Delta-backed Spark sources, feature views, a feature service.
 
-Sources point at the Delta tables named in pipelines.catalog, under the lake of the current
+Sources point at the Delta tables named in pipelines.core.catalog, under the lake of the current
 settings: TASTEGRAPH_LAKE_ROOT (the flow and `tastegraph feast` set it), else the default lake
 next to this folder (`../lake`), which is what feature_store.yaml points at.
 """
@@ -16,8 +16,11 @@ from feast.table_format import DeltaFormat
 from feast.types import Float64, Int64
 from feast.value_type import ValueType
 
-from pipelines import catalog
-from pipelines.settings import Settings, load_settings
+from pipelines.core import catalog
+from pipelines.core.settings import Settings, load_settings
+
+# The Delta table each feature view serves (the flow checks that every gated row arrives).
+VIEW_TABLES = {"pin_stats_v1": catalog.PIN_STATS, "user_stats_v1": catalog.USER_STATS}
 
 # Snapshots are daily; a value older than this is not served.
 SNAPSHOT_TTL = timedelta(days=3)

@@ -1,4 +1,4 @@
 """Prefect flows and deployments: composition only, no data logic."""
-from pipelines.settings import disable_telemetry
+from pipelines.core.settings import disable_telemetry
 
 disable_telemetry()

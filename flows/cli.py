@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.contract import ID_PATTERN
-from pipelines.settings import SettingsError, TastegraphError, disable_telemetry, load_settings, settings_table
+from pipelines.core.contract import ID_PATTERN
+from pipelines.core.settings import SettingsError, TastegraphError, disable_telemetry, load_settings, settings_table
 
 disable_telemetry()
 
@@ -63,7 +63,7 @@ def _settings(args, must_exist: bool = True):
 
 
 def cmd_generate(args) -> int:
-    from pipelines.generate import GenerateConfig, generate, parse_noise
+    from pipelines.synthetic.generate import GenerateConfig, generate, parse_noise
 
     cfg = GenerateConfig(
         out=Path(args.out), users=args.users, pins=args.pins, days=args.days, start_date=args.start_date,
@@ -104,8 +104,8 @@ def _demo_entities(settings, ds: str) -> tuple[str, list[str]]:
     """The most active user and the three most-saved pins of `ds`, read from the feature tables."""
     from pyspark.sql import functions as F
 
-    from pipelines import catalog, io
-    from pipelines.spark import get_spark
+    from pipelines.core import catalog, io
+    from pipelines.core.spark import get_spark
 
     spark = get_spark(settings)
     day = F.col("ds") == F.lit(ds).cast("date")
@@ -140,7 +140,7 @@ def cmd_run(args) -> int:
     log_file = console.setup(settings.lake_root, args.verbose)
     say = console.progress().info
     if args.demo:
-        from pipelines.generate import GenerateConfig, dates, generate
+        from pipelines.synthetic.generate import GenerateConfig, dates, generate
 
         cfg = GenerateConfig(
             out=settings.raw_dir, users=DEMO["users"], pins=DEMO["pins"], days=DEMO["days"],
@@ -153,8 +153,8 @@ def cmd_run(args) -> int:
     say(f"starting (log: {log_file})")
     from flows.daily import backfill, data_docs_index
     from flows.serving import lookup
-    from pipelines import catalog
-    from pipelines.spark import get_spark
+    from pipelines.core import catalog
+    from pipelines.core.spark import get_spark
 
     console.quiet_libraries()
     get_spark(settings, jvm_log=None if args.verbose else log_file)
@@ -194,14 +194,16 @@ def cmd_lookup(args) -> int:
 def submit_command(stage: str, ds: str, settings, config: str | None = None) -> tuple[list[str], dict[str, str]]:
     """The spark-submit command line (and environment) that runs one stage as the flow does."""
     from pipelines import jobs
-    from pipelines.spark import delta_jars, submit_conf
+    from pipelines.core.spark import delta_jars, submit_conf
 
     bin_dir = Path(sys.executable).parent
     env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
            "TASTEGRAPH_LAKE_ROOT": str(settings.lake_root)}
     command = [str(bin_dir / "spark-submit"), "--master", settings.spark_master,
                "--driver-memory", settings.spark_driver_memory, "--jars", ",".join(delta_jars(settings))]
-    for key, value in submit_conf(settings).items():
+    log_file = settings.lake_root / "_logs" / f"submit-{stage}-{ds}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in submit_conf(settings, log_file.resolve()).items():
         command += ["--conf", f"{key}={value}"]
     command += [jobs.__file__, stage, "--ds", ds]
     if config:
@@ -210,10 +212,10 @@ def submit_command(stage: str, ds: str, settings, config: str | None = None) -> 
 
 
 def cmd_submit(args) -> int:
-    from pipelines.jobs import STAGES
+    from pipelines.registry import BY_NAME
 
-    if args.stage not in STAGES:
-        raise UsageError(f"unknown stage {args.stage!r}; stages: {', '.join(STAGES)}")
+    if args.stage not in BY_NAME:
+        raise UsageError(f"unknown stage {args.stage!r}; stages: {', '.join(BY_NAME)}")
     settings = _settings(args)
     command, env = submit_command(args.stage, args.ds.isoformat(), settings, args.config)
     print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), " ".join(shlex.quote(c) for c in command),
@@ -222,16 +224,21 @@ def cmd_submit(args) -> int:
 
 
 def cmd_stages(args) -> int:
-    from pipelines.jobs import STAGES
+    from pipelines.registry import STAGES
 
-    for name, fn in STAGES.items():
-        print(f"{name:<16}{(sys.modules[fn.__module__].__doc__ or '').strip().splitlines()[0]}")
+    for stage in STAGES:
+        print(f"{stage.name:<16}{stage.description}")
+        print(f"{'':<16}reads: {', '.join(t.name for t in stage.reads) or 'raw logs'}; "
+              f"writes: {', '.join(t.name for t in stage.writes)}")
     return 0
 
 
 def cmd_settings(args) -> int:
     for name, default, meaning in settings_table():
-        print(f"{name:<26}{default:<22}{meaning}")
+        if len(default) < 22:
+            print(f"{name:<26}{default:<22}{meaning}")
+        else:  # a long default gets a line of its own
+            print(f"{name:<26}{'(below)':<22}{meaning}\n{'':<26}default: {default}")
     return 0
 
 
@@ -253,9 +260,17 @@ def cmd_feast(args) -> int:
     return subprocess.call(command, env=env)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one `tastegraph: ...` line that says where the help is."""
+
+    def error(self, message: str):
+        print(f"tastegraph: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tastegraph", description="Taste-graph feature platform.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="tastegraph", description="Taste-graph feature platform.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(p):
         p.add_argument("--lake", help="lake folder (default ./lake, or TASTEGRAPH_LAKE_ROOT)")
@@ -307,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_traceback(exc: BaseException) -> None:
+    """Keep the traceback in the run's log file (when there is one), never on the console."""
+    if "flows.console" not in sys.modules:
+        return
+    from flows import console
+
+    if console.log_file() is not None:
+        import logging
+
+        logging.getLogger("tastegraph").error("run failed", exc_info=exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -318,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tastegraph: {exc}", file=sys.stderr)
         return 2
     except TastegraphError as exc:
+        _log_traceback(exc)
         print(f"tastegraph: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,15 +1,15 @@
-"""The daily flow: ingest -> graph -> feature tables -> GX gate -> Feast apply + materialize.
+"""The daily flow: every declared stage in order (pipelines/registry.py), each followed by the
+gate on what it wrote, then Feast apply + materialize of the day.
 
-One SparkSession serves the whole run (tasks run in the flow's process and share it).
-Tasks retry only on transient failures; bad data or configuration fails at once with a
-message that says what to fix.
+One SparkSession serves the whole run (tasks run in the flow's process and share it). Tasks
+retry only on transient failures; bad data or configuration fails at once with a message that
+says what to fix, and a failed gate stops the run before anything downstream reads the table.
 """
 from __future__ import annotations
 
 import datetime as dt
 import time
 import uuid
-from typing import Callable
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -17,15 +17,17 @@ from prefect.context import get_run_context
 from py4j.protocol import Py4JNetworkError
 
 from expectations import gate
-from flows import serving
-from pipelines import catalog, io
-from pipelines.feature_tables import snapshot_time
-from pipelines.jobs import run_stage
-from pipelines.runs import StageResult, record_run, record_validation, versions
-from pipelines.settings import Settings, load_settings
-from pipelines.spark import get_spark
+from features.definitions import VIEW_TABLES
+from flows import console, serving
+from pipelines.core import catalog, io
+from pipelines.core.runs import StageResult, record_run, record_validation
+from pipelines.core.settings import Settings, load_settings
+from pipelines.core.spark import get_spark
+from pipelines.core.stages import Stage, run_stage
+from pipelines.ingest.silver import withheld_board_ids
+from pipelines.registry import STAGES
+from pipelines.registry import stage as declared
 
-SPARK_STAGES = ("ingest", "graph", "pin_pin", "related_pins", "user_candidates", "feature_tables")
 TRANSIENT_ERRORS = (ConnectionError, TimeoutError, Py4JNetworkError)
 TRANSIENT_MARKERS = ("ConcurrentAppendException", "ConcurrentWriteException", "ConcurrentDeleteReadException")
 
@@ -48,15 +50,15 @@ def _run_id() -> str:
         return uuid.uuid4().hex
 
 
-def _recorded(settings: Settings, run_id: str, stage: str, ds: str, body: Callable[[], StageResult]) -> StageResult:
-    """Run a stage body, time it, and write its pipeline_runs row (success or failure)."""
+def _recorded(settings: Settings, run_id: str, name: str, ds: str, body) -> StageResult:
+    """Run a step that is not a Spark stage (gate, feast), time it, write its pipeline_runs row."""
     spark = get_spark(settings)
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t0 = time.perf_counter()
     try:
         result = body()
     except Exception as exc:
-        failed = StageResult(stage=stage, ds=ds, seconds=time.perf_counter() - t0)
+        failed = StageResult(stage=name, ds=ds, seconds=time.perf_counter() - t0)
         record_run(spark, settings, run_id, failed, "failed", started_at, message=str(exc)[:2000])
         raise
     result.seconds = time.perf_counter() - t0
@@ -64,80 +66,105 @@ def _recorded(settings: Settings, run_id: str, stage: str, ds: str, body: Callab
     return result
 
 
-@task(task_run_name="{stage} {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
-def spark_stage(stage: str, ds: str, settings: Settings, run_id: str) -> StageResult:
-    logger = get_run_logger()
-    logger.info("%s %s: starting", stage, ds)
-    result = _recorded(settings, run_id, stage, ds, lambda: run_stage(stage, ds, settings, get_spark(settings)))
-    logger.info("%s %s: %s rows in, %s rows out, %.1fs", stage, ds, f"{result.rows_in:,}", f"{result.rows_out:,}", result.seconds)
-    if "summary" in result.details:
-        logger.info("%s %s: %s", stage, ds, result.details["summary"])
+@task(task_run_name="{name} {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
+def stage_task(name: str, ds: str, settings: Settings, run_id: str, through: str | None = None) -> StageResult:
+    say = console.progress().info
+    say(f"{name} {ds}: starting")
+    result = run_stage(declared(name), ds, settings, get_spark(settings), run_id, through=through)
+    get_run_logger().info("%s %s: %s rows in, %s rows out, %.1fs", name, ds, result.rows_in, result.rows_out,
+                          result.seconds)
+    say(f"{name} {ds}: {result.rows_in:,} rows in, {result.rows_out:,} rows out, {result.seconds:.1f}s"
+        + (f" ({result.details['summary']})" if "summary" in result.details else ""))
     return result
 
 
-def gate_frames(settings: Settings, ds: str) -> tuple[dict, dict[str, int]]:
-    """The day's slice of every gated table, and the table versions that slice was read at."""
+def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str) -> dict:
+    """table -> (suite, the rows the stage wrote to it), read at the version it wrote."""
     spark = get_spark(settings)
-    day = dt.date.fromisoformat(ds)
-    gated = {
-        catalog.SILVER_EVENTS: f"event_date = DATE'{day}'",
-        catalog.PIN_STATS: f"ds = DATE'{day}'",
-        catalog.USER_STATS: f"ds = DATE'{day}'",
+    return {
+        t.name: (stage.suites[t.name], io.written_rows(spark, t, settings, ds, written.previous_versions.get(t.name),
+                                                       written.output_versions.get(t.name)))
+        for t in stage.writes if t.name in stage.suites
     }
-    table_versions = versions(spark, settings, *gated)
-    frames = {
-        t.name: io.read_table(spark, t, settings, version=table_versions[t.name]).where(where)
-        for t, where in gated.items()
-    }
-    return frames, table_versions
 
 
-@task(task_run_name="gate {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
-def gate_task(ds: str, settings: Settings, run_id: str) -> StageResult:
+def _reference_views(settings: Settings) -> None:
+    spark = get_spark(settings)
+    quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
+        "stream = 'boards' AND record_key IS NOT NULL")
+    gate.register_reference_views(
+        io.read_or_empty(spark, catalog.SILVER_PINS, settings),
+        withheld_board_ids(io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings), quarantined))
+
+
+@task(task_run_name="gate {name} {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
+def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: StageResult) -> StageResult:
+    """Validate every table the stage wrote; stop the run when one breaks its suite."""
+    stage = declared(name)
+
     def body() -> StageResult:
-        frames, table_versions = gate_frames(settings, ds)
-        results = gate.validate_all(settings, frames)
-        record_validation(get_spark(settings), settings, run_id, ds, results, table_versions)
-        gate.raise_if_failed(results)
+        _reference_views(settings)
+        with console.to_log():
+            results = gate.validate_all(settings, gate_frames(settings, stage, written, ds), ds)
+            docs = gate.write_summary(settings)
+        record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
+        gate.raise_if_failed(results, docs)
         return StageResult(
-            stage="gate", ds=ds, rows_in=len(results), rows_out=sum(r.evaluated for r in results),
-            input_versions=table_versions, details={"suites": [r.suite for r in results]},
+            stage=f"gate:{name}", ds=ds, rows_in=sum(r.rows for r in results),
+            rows_out=sum(r.evaluated for r in results), input_versions=written.output_versions,
+            details={"suites": [r.suite for r in results], "rows": {r.table: r.rows for r in results}},
         )
 
-    return _recorded(settings, run_id, "gate", ds, body)
+    result = _recorded(settings, run_id, f"gate:{name}", ds, body)
+    console.progress().info(f"gate {name} {ds}: {len(result.details['suites'])} tables passed, "
+                            f"{result.rows_in:,} rows checked, {result.seconds:.1f}s")
+    return result
 
 
 @task(task_run_name="feast {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
-def feast_task(ds: str, settings: Settings, run_id: str) -> StageResult:
+def feast_task(ds: str, settings: Settings, run_id: str, gated: dict[str, int]) -> StageResult:
+    """Apply the feature repository and materialize the day; every gated row must arrive."""
     def body() -> StageResult:
-        applied = serving.apply(settings)
-        end = serving.materialize(settings, ds)
-        inputs = versions(get_spark(settings), settings, catalog.PIN_STATS, catalog.USER_STATS)
+        with console.to_log():
+            applied = serving.apply(settings)
+            done = serving.materialize(settings, ds)
+        expected = {view: gated.get(table.name, 0) for view, table in VIEW_TABLES.items()}
+        serving.check_arrived(done, expected)
         return StageResult(
-            stage="feast", ds=ds, rows_in=len(applied), input_versions=inputs,
+            stage="feast", ds=ds, rows_in=sum(expected.values()), rows_out=sum(done.rows.values()),
             outputs={"online_store": str(settings.feast_dir / "online_store.db")},
-            details={"materialized_until": end.isoformat(), "snapshot_time": snapshot_time(ds).isoformat()},
+            details={"applied": applied, "rows_written": done.rows, "window": [done.start.isoformat(),
+                                                                                 done.end.isoformat()]},
         )
 
-    return _recorded(settings, run_id, "feast", ds, body)
+    result = _recorded(settings, run_id, "feast", ds, body)
+    console.progress().info(f"feast {ds}: {result.rows_out:,} rows materialized ({result.details['rows_written']}), "
+                            f"{result.seconds:.1f}s")
+    return result
 
 
 def _configured(settings: Settings):
     opts = dict(retries=settings.task_retries, retry_delay_seconds=settings.task_retry_delay_seconds)
-    return spark_stage.with_options(**opts), gate_task.with_options(**opts), feast_task.with_options(**opts)
+    return stage_task.with_options(**opts), gate_task.with_options(**opts), feast_task.with_options(**opts)
 
 
 @flow(name="daily-taste-graph", flow_run_name="daily {ds}")
 def daily_taste_graph(ds: str, lake_root: str | None = None, config_file: str | None = None) -> list[StageResult]:
-    """One logical day: every stage in order; the gate must pass before Feast sees anything."""
+    """One logical day: every stage in order, each gated before the next reads its tables;
+    Feast last."""
     ds = dt.date.fromisoformat(ds).isoformat()
     settings = load_settings(config_file, lake_root=lake_root)
     get_spark(settings)  # the one session of this run
     run_id = _run_id()
-    stage, gate_step, feast_step = _configured(settings)
-    results = [stage(name, ds, settings, run_id) for name in SPARK_STAGES]
-    results.append(gate_step(ds, settings, run_id))
-    results.append(feast_step(ds, settings, run_id))
+    run, check, materialize = _configured(settings)
+    results: list[StageResult] = []
+    gated: dict[str, int] = {}
+    for stage in STAGES:
+        written = run(stage.name, ds, settings, run_id)
+        checked = check(stage.name, ds, settings, run_id, written)
+        gated.update(checked.details["rows"])
+        results += [written, checked]
+    results.append(materialize(ds, settings, run_id, gated))
     return results
 
 
@@ -153,3 +180,8 @@ def backfill(start: str, end: str, lake_root: str | None = None, config_file: st
         results.extend(daily_taste_graph(day.isoformat(), lake_root=lake_root, config_file=config_file))
         day += dt.timedelta(days=1)
     return results
+
+
+def data_docs_index(settings: Settings):
+    """The page to open for the gate's results (self-contained, readable offline)."""
+    return (settings.lake_root / "_gx" / "validations.html").resolve()

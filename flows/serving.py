@@ -17,7 +17,7 @@ from feast import FeatureStore, RepoConfig
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 
 from features.definitions import declarations
-from pipelines.settings import Settings, TastegraphError
+from pipelines.core.settings import Settings, TastegraphError
 
 FEATURE_SERVICE = "ranking_v1"
 

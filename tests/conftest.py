@@ -15,14 +15,14 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 
-from pipelines.settings import disable_telemetry, load_settings  # noqa: E402
+from pipelines.core.settings import disable_telemetry, load_settings  # noqa: E402
 
 disable_telemetry()
 
 
 @pytest.fixture(scope="session")
 def spark():
-    from pipelines.spark import get_spark
+    from pipelines.core.spark import get_spark
 
     session = get_spark(load_settings(shuffle_partitions=2))
     yield session
@@ -33,6 +33,14 @@ def spark():
 def settings(tmp_path, spark):
     """Settings bound to a fresh temporary lake."""
     return load_settings(env={}, lake_root=tmp_path / "lake", shuffle_partitions=2)
+
+
+def run(spark, settings, name: str, ds: str, through: str | None = None):
+    """Run a declared stage through the runner, as the flow and spark-submit do."""
+    from pipelines.core.stages import run_stage
+    from pipelines.registry import stage
+
+    return run_stage(stage(name), ds, settings, spark, through=through)
 
 
 def write_raw(settings, stream: str, ds: str, lines: list, name: str = "part-00000.jsonl.gz") -> Path:

@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from pipelines import contract
+from pipelines.core import contract
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 SECTION = README[README.index("## Raw log contract"):README.index("## The taste graph")]

@@ -4,14 +4,14 @@ import datetime as dt
 
 import pytest
 
-from pipelines.raw_lines import LineChecker
+from pipelines.ingest.raw_lines import LineChecker
 from tests.contract_corpus import CASES
 
 CHECKERS = {s: LineChecker(s, dt.date(2026, 3, 10), dt.date(1995, 1, 1)) for s in ("events", "pins", "boards")}
 
 
 def test_corpus_is_large_and_covers_every_line_reason():
-    from pipelines import contract
+    from pipelines.core import contract
 
     reasons = {expected for _, _, _, expected, _ in CASES}
     line_reasons = set(contract.REASONS) - {contract.TRUNCATED_FILE, contract.CORRUPT_FILE}

@@ -2,7 +2,8 @@ import datetime as dt
 
 import pytest
 
-from pipelines import catalog, feature_tables
+from pipelines.core import catalog
+from pipelines.features import stats as feature_tables
 from tests.conftest import rows
 
 DS = "2026-01-01"
@@ -17,7 +18,7 @@ def silver(spark, events):
     """Silver-events rows from (id, type, user, pin, board, time, is_merchant)."""
     data = [
         {"event_id": i, "event_type": ty, "event_time": ts, "event_date": ts.date(), "user_id": u, "pin_id": p,
-         "board_id": b, "session_id": "s", "is_outbound": None, "is_merchant": m, "ingest_dt": D}
+         "board_id": b, "session_id": "s", "is_outbound": None, "is_merchant": m, "ds": D}
         for i, ty, u, p, b, ts, m in events
     ]
     return spark.createDataFrame(data, catalog.SILVER_EVENTS.schema)

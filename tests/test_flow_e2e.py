@@ -2,22 +2,39 @@
 -> online lookup, plus the gate stopping a bad day before anything is materialized."""
 import datetime as dt
 import hashlib
+import json
+import os
+import re
+import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from flows.cli import submit_command
-from flows.daily import backfill
+from flows.daily import backfill, data_docs_index
 from flows.serving import lookup
-from pipelines import catalog, cooccurrence, io
-from pipelines.quality import (popular_pins, popularity_recs, precision_at_k, user_interests,
-                                user_precision_at_k)
-from pipelines.generate import GenerateConfig, generate
-from pipelines.settings import load_settings
+from pipelines.core import catalog, io
+from pipelines.core.settings import load_settings
+from pipelines.evaluation.planted import (
+    popular_pins,
+    popularity_recs,
+    precision_at_k,
+    user_interests,
+    user_precision_at_k,
+)
+from pipelines.graph import shared
+from pipelines.registry import STAGES
+from pipelines.synthetic.generate import GenerateConfig, generate
 from tests.conftest import rows, write_raw
 
 DAYS = ["2026-01-01", "2026-01-02"]
+TASTEGRAPH = str(Path(sys.executable).parent / "tastegraph")
 
 
 @pytest.fixture(scope="module")
@@ -25,47 +42,68 @@ def lake(spark, tmp_path_factory):
     settings = load_settings(env={}, lake_root=tmp_path_factory.mktemp("e2e") / "lake", shuffle_partitions=2)
     generate(GenerateConfig(out=settings.raw_dir, users=150, pins=450, days=2, events_per_day=20000, seed=3,
                             start_date=dt.date(2026, 1, 1)))
-    results = backfill(DAYS[0], DAYS[-1], lake_root=str(settings.lake_root))
-    return settings, results
+    results = backfill(DAYS[0], DAYS[0], lake_root=str(settings.lake_root))
+    # After the first day alone the online store already serves that day's snapshot.
+    first_user = io.read_table(spark, catalog.USER_STATS, settings).orderBy("user_id").first()["user_id"]
+    first_lookup = lookup(settings, first_user, [])
+    results += backfill(DAYS[1], DAYS[1], lake_root=str(settings.lake_root))
+    return settings, results, (first_user, first_lookup)
 
 
-def test_flow_runs_every_stage_for_every_day(spark, lake):
-    settings, results = lake
-    assert [(r.stage, r.ds) for r in results] == [
-        (stage, ds) for ds in DAYS
-        for stage in ("ingest", "graph", "pin_pin", "related_pins", "user_candidates", "feature_tables", "gate",
-                      "feast")
-    ]
+def test_flow_runs_every_stage_and_gates_every_table_it_writes(spark, lake):
+    settings, results, _ = lake
+    one_day = [step for stage in STAGES for step in (stage.name, f"gate:{stage.name}")] + ["feast"]
+    assert [(r.stage, r.ds) for r in results] == [(step, ds) for ds in DAYS for step in one_day]
     runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings)
     assert runs.where("status = 'success'").count() == len(results)
     checks = rows(io.read_table(spark, catalog.VALIDATION_RESULTS, settings), "ds", "table_name")
-    assert [(c["ds"].isoformat(), c["table_name"], c["success"]) for c in checks] == [
-        (ds, t, True) for ds in DAYS for t in ("events", "pin_stats", "user_stats")
+    written = sorted(t.name for stage in STAGES for t in stage.writes)
+    assert [(c["ds"].isoformat(), c["table_name"], c["suite"], c["success"]) for c in checks] == [
+        (ds, t, f"{t}_v1", True) for ds in DAYS for t in written
     ]
+    feast = [r for r in results if r.stage == "feast"]
+    assert all(r.rows_out > 0 and r.rows_out == r.rows_in for r in feast), [(r.rows_in, r.rows_out) for r in feast]
+
+
+def test_first_single_day_fills_the_online_store(spark, lake):
+    settings, _, (user, found) = lake
+    day_one = io.read_table(spark, catalog.USER_STATS, settings).where(f"ds = '{DAYS[0]}' AND user_id = '{user}'")
+    expected = day_one.first()
+    assert found.user is not None
+    assert found.user["impressions_7d"] == expected["impressions_7d"]
+    assert found.user["distinct_pins_7d"] == expected["distinct_pins_7d"]
+
+
+def test_lookup_reports_unknown_entities_as_not_found(spark, lake):
+    settings, _, _ = lake
+    pin = io.read_table(spark, catalog.PIN_STATS, settings).orderBy("pin_id").first()["pin_id"]
+    found = lookup(settings, "u_nobody", [pin, "p_nothing"])
+    assert found.user is None
+    assert found.pins["p_nothing"] is None
+    assert found.pins[pin] is not None and "impressions_7d" in found.pins[pin]
 
 
 def test_online_lookup_equals_delta_table(spark, lake):
-    settings, _ = lake
+    settings, _, _ = lake
     snapshot = io.read_table(spark, catalog.PIN_STATS, settings).where(F.col("ds") == F.lit(DAYS[-1]).cast("date"))
     top = snapshot.orderBy(F.desc("impressions_7d"), "pin_id").limit(3).collect()
     user = io.read_table(spark, catalog.USER_STATS, settings).where(
         F.col("ds") == F.lit(DAYS[-1]).cast("date")).orderBy("user_id").first()
     online = lookup(settings, user["user_id"], [r["pin_id"] for r in top])
-    for i, row in enumerate(top):
-        assert online["pin_id"][i] == row["pin_id"]
+    for row in top:
         for feature in ("impressions_7d", "closeups_7d", "clicks_7d", "saves_7d", "ctr_7d"):
-            assert online[f"pin_stats_v1__{feature}"][i] == pytest.approx(row[feature]), feature
-    assert online["user_stats_v1__distinct_pins_7d"][0] == user["distinct_pins_7d"]
-    assert online["user_stats_v1__impressions_7d"][0] == user["impressions_7d"]
+            assert online.pins[row["pin_id"]][feature] == pytest.approx(row[feature]), feature
+    assert online.user["distinct_pins_7d"] == user["distinct_pins_7d"]
+    assert online.user["impressions_7d"] == user["impressions_7d"]
 
 
 def test_taste_graph_beats_popularity_on_planted_interests(spark, lake):
-    settings, _ = lake
-    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
+    settings, _, _ = lake
+    main = shared.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
     related = io.read_table(spark, catalog.RELATED_PINS, settings)
     neighbours = io.read_table(spark, catalog.PIN_PIN_EDGES, settings).withColumnRenamed("other_pin_id",
                                                                                         "candidate_pin_id")
-    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    saved = shared.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
     popular = popularity_recs(saved, related.select("pin_id"), 10)
     assert related.select("pin_id").distinct().count() >= 200
     p_related = precision_at_k(related, main, 10, "candidate_pin_id")
@@ -78,12 +116,12 @@ def test_taste_graph_beats_popularity_on_planted_interests(spark, lake):
 
 
 def test_user_candidates_follow_the_users_planted_interests(spark, lake):
-    settings, _ = lake
-    main = cooccurrence.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
+    settings, _, _ = lake
+    main = shared.pin_main_interest(io.read_table(spark, catalog.SILVER_PINS, settings))
     interests = user_interests(io.read_table(spark, catalog.SILVER_BOARDS, settings))
     recs = io.read_table(spark, catalog.USER_CANDIDATES, settings)
     users = recs.select("user_id").distinct()
-    saved = cooccurrence.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    saved = shared.saved_to_links(io.read_table(spark, catalog.GRAPH_EDGES, settings))
     popular = users.crossJoin(popular_pins(saved, 10))
     assert users.count() >= 100
     p_users = user_precision_at_k(recs, interests, main, 10)
@@ -103,7 +141,7 @@ def test_user_candidates_follow_the_users_planted_interests(spark, lake):
 def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):
     from deltalake import DeltaTable
 
-    settings, _ = lake
+    settings, _, _ = lake
     for table in (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS, catalog.SILVER_PINS,
                   catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES, catalog.PIN_PIN_EDGES,
                   catalog.RELATED_PINS, catalog.PIN_STATS, catalog.USER_STATS, catalog.PIPELINE_RUNS):
@@ -111,22 +149,121 @@ def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):
         assert independent == io.read_table(spark, table, settings).count(), table.name
 
 
-def test_spark_submit_stage_gives_the_flow_result(spark, lake):
-    settings, _ = lake
+def test_spark_submit_under_another_time_zone_gives_the_flow_result(spark, lake, tmp_path):
+    """`tastegraph submit` re-runs a day's ingest through spark-submit, on a host whose time zone
+    is not UTC and with a --config file: same tables, a pipeline_runs row, the configured
+    shuffle partitions and a UTC session."""
+    settings, _, _ = lake
     ds = DAYS[-1]
-    before = rows(io.read_table(spark, catalog.PIN_STATS, settings).where(f"ds = '{ds}'"), "pin_id")
-    version = io.table_version(spark, catalog.PIN_STATS, settings)
-    command, env = submit_command("feature_tables", ds, settings)
-    done = subprocess.run(command, env={**__import__("os").environ, **env}, capture_output=True, text=True, timeout=400)
+    tables = (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS)
+    def content(t):
+        return sorted(map(repr, rows(io.read_table(spark, t, settings).where(f"ds = '{ds}'").drop("ingested_at"))))
+
+    before = {t.name: content(t) for t in tables}
+    version = io.table_version(spark, catalog.BRONZE_EVENTS, settings)
+    config = tmp_path / "submit.toml"
+    config.write_text("shuffle_partitions = 3\n")
+    env = {**os.environ, "TZ": "America/Los_Angeles"}
+    env.pop("TASTEGRAPH_LAKE_ROOT", None)
+    done = subprocess.run([TASTEGRAPH, "submit", "ingest", "--ds", ds, "--lake", str(settings.lake_root),
+                           "--config", str(config)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert '"stage": "feature_tables"' in done.stdout
-    assert io.table_version(spark, catalog.PIN_STATS, settings) > version  # it really wrote
-    after = rows(io.read_table(spark, catalog.PIN_STATS, settings).where(f"ds = '{ds}'"), "pin_id")
-    assert after == before
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    assert summary["stage"] == "ingest"
+    assert summary["spark_conf"] == {"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "3"}
+    assert io.table_version(spark, catalog.BRONZE_EVENTS, settings) > version  # it really ran
+    assert {t.name: content(t) for t in tables} == before
+    runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings).where(f"stage = 'ingest' AND ds = '{ds}'")
+    latest = runs.orderBy(F.desc("started_at")).first()
+    assert latest["status"] == "success"
+    assert latest["output_versions"] == summary["output_versions"]
+    assert not re.search(r"\b(WARN|INFO)\b", done.stderr), done.stderr[-2000:]
+
+
+def test_data_docs_page_reads_offline_in_headless_chromium(lake, tmp_path):
+    """The page the run prints renders in a real browser with no network: one row per
+    validation, named after the table and the day, and nothing fetched from elsewhere."""
+    settings, _, _ = lake
+    page = data_docs_index(settings)
+    assert page.is_file() and page.is_absolute()
+    html_text = page.read_text()
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", html_text), "the page loads something from the network"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "make setup installs Debian's chromium"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    cells = re.findall(r"<tr><td>([^<]+)</td>", dom)
+    written = sorted(t.name for stage in STAGES for t in stage.writes)
+    assert sorted(cells) == sorted(f"{t} {ds}" for ds in DAYS for t in written)
+    assert dom.count('class="ok">passed') == len(cells)
+    assert "<style>" in dom
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_feast_cli_works_in_the_feature_repository(spark, lake, tmp_path):
+    """The feast CLI as a Feast user runs it, in a copy of features/ beside a copy of the lake:
+    apply, list, materialize a first day, materialize-incremental the next, serve over HTTP."""
+    settings, _, _ = lake
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "features", tmp_path / "features", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(settings.lake_root, tmp_path / "lake", ignore=shutil.ignore_patterns("_feast", "_gx", "raw"))
+    (tmp_path / ".jars").symlink_to(repo / ".jars")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEGRAPH_")}
+    feast = str(Path(sys.executable).parent / "feast")
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([feast, *args], cwd=tmp_path / "features", env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
+        return done.stdout
+
+    cli("apply")
+    assert (tmp_path / "lake" / "_feast" / "registry.db").is_file()
+    assert not list(tmp_path.rglob("*${*")), "a configuration variable was taken literally"
+    listed = cli("feature-views", "list")
+    assert "pin_stats_v1" in listed and "user_stats_v1" in listed
+    cli("materialize", f"{DAYS[0]}T00:00:00", f"{DAYS[1]}T00:00:00")
+    cli("materialize-incremental", f"{DAYS[1]}T23:59:59")  # from where the first one ended
+
+    user = io.read_table(spark, catalog.USER_STATS, settings).where(f"ds = '{DAYS[1]}'").orderBy("user_id").first()
+    port = _free_port()
+    server = subprocess.Popen([feast, "serve", "-p", str(port), "--no-access-log"], cwd=tmp_path / "features",
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = json.dumps({"feature_service": "ranking_v1",
+                           "entities": {"user_id": [user["user_id"]], "pin_id": ["p_unknown"]},
+                           "full_feature_names": True}).encode()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/get-online-features", data=body,
+                                                 headers={"Content-Type": "application/json"})
+                served = json.load(urllib.request.urlopen(request, timeout=10))
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "feast serve did not answer within 120 s"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    names = served["metadata"]["feature_names"]
+    values = {name: result["values"][0] for name, result in zip(names, served["results"])}
+    assert values["user_stats_v1__impressions_7d"] == user["impressions_7d"]  # day 2: the incremental run
+    assert values["user_stats_v1__distinct_pins_7d"] == user["distinct_pins_7d"]
+    assert values["pin_stats_v1__impressions_7d"] is None  # an unknown pin
 
 
 def test_failing_gate_stops_the_flow_and_leaves_the_online_store_unchanged(spark, lake):
-    settings, _ = lake
+    settings, _, _ = lake
     store = settings.feast_dir / "online_store.db"
     digest = hashlib.sha256(store.read_bytes()).hexdigest()
     bad_day = "2026-01-03"
@@ -138,12 +275,22 @@ def test_failing_gate_stops_the_flow_and_leaves_the_online_store_unchanged(spark
     write_raw(settings, "events", bad_day, events)
     write_raw(settings, "pins", bad_day, [])
     write_raw(settings, "boards", bad_day, [])
-    with pytest.raises(Exception, match=r"pin_stats.*ctr_7d"):
-        backfill(bad_day, bad_day, lake_root=str(settings.lake_root))
+    done = subprocess.run([TASTEGRAPH, "run", "--lake", str(settings.lake_root), "--ds", bad_day],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 1, done.stderr[-3000:]
+    *progress, last = done.stderr.strip().splitlines()
+    assert re.match(r"tastegraph: Great Expectations gate failed.*pin_stats.*ctr_7d.*validations\.html", last), last
+    # Quiet: progress lines and the one error line; the rest went to the log file it names.
+    everything = done.stdout + done.stderr
+    for noise in ("Traceback", "WARN", "\x1b[", "Calculating Metrics", "RuntimeWarning", "INFO"):
+        assert noise not in everything, noise
+    assert any("gate ingest 2026-01-03" in line for line in progress), progress
+    log_file = Path(re.search(r"\(log: (\S+)\)", done.stderr).group(1))
+    assert "pin_stats" in log_file.read_text()
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
     failed = io.read_table(spark, catalog.VALIDATION_RESULTS, settings).where(f"ds = '{bad_day}' AND NOT success")
     assert [r["table_name"] for r in failed.collect()] == ["pin_stats"]
     assert any("ctr_7d" in e for e in failed.first()["failed_expectations"])
-    gate_runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings).where(f"ds = '{bad_day}' AND stage = 'gate'")
+    gate_runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings).where(f"ds = '{bad_day}' AND stage = 'gate:feature_tables'")
     assert [r["status"] for r in gate_runs.collect()] == ["failed"]
-    assert lookup(settings, "u000001", ["p9999999"])["pin_stats_v1__ctr_7d"][0] is None
+    assert lookup(settings, "u000001", ["p9999999"]).pins["p9999999"] is None

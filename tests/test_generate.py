@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from pipelines.generate import GenerateConfig, GenerateError, build_world, generate, parse_noise
+from pipelines.synthetic.generate import GenerateConfig, GenerateError, build_world, generate, parse_noise
 
 
 def _cfg(out, **kw):
@@ -59,7 +59,7 @@ def test_funnel_interests_noise_and_zipf(tmp_path):
 
 
 def test_pins_titles_come_from_their_interest_vocabulary(tmp_path):
-    from pipelines.contract import INTERESTS
+    from pipelines.core.contract import INTERESTS
 
     world = build_world(_cfg(tmp_path))
     for pin in world.pins[:100]:

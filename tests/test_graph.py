@@ -3,9 +3,11 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines import catalog, cooccurrence, graph, io, walks
-from pipelines.settings import DEFAULT_TYPE_WEIGHTS, load_settings
-from tests.conftest import rows
+from pipelines.core import catalog, io
+from pipelines.core.settings import DEFAULT_TYPE_WEIGHTS, load_settings
+from pipelines.graph import edges as graph
+from pipelines.graph import pin_pin, related_pins, shared, walks
+from tests.conftest import rows, run
 
 H = 14.0  # half-life used below
 
@@ -22,7 +24,7 @@ def silver_rows(spark, events, ingest_day=None):
         data.append({"event_id": i, "event_type": ty, "event_time": t, "event_date": t.date(), "user_id": u,
                      "pin_id": p, "board_id": b, "session_id": s, "is_outbound": None,
                      "is_merchant": e[7] if len(e) > 7 else None,
-                     "ingest_dt": ingest_day or t.date()})
+                     "ds": ingest_day or t.date()})
     return spark.createDataFrame(data, catalog.SILVER_EVENTS.schema)
 
 
@@ -82,7 +84,7 @@ def _settings(root):
 
 
 def _edges_as_of(spark, settings, as_of):
-    edges = graph.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, settings), as_of, H)
+    edges = shared.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, settings), as_of, H)
     return {(r["src_id"], r["dst_id"], r["edge_type"]): r for r in edges.collect()}
 
 
@@ -91,7 +93,7 @@ def daily(spark, tmp_path_factory):
     settings = _settings(tmp_path_factory.mktemp("graph-daily") / "lake")
     for day in (1, 2, 3):
         _land(spark, settings, day)
-        graph.run(spark, f"2026-01-0{day}", settings)
+        run(spark, settings, "graph", f"2026-01-0{day}")
     return settings
 
 
@@ -100,7 +102,7 @@ def test_decayed_weight_equals_closed_form(spark, daily):
     for as_of in ("2026-01-03", "2026-01-20"):
         t = dt.date.fromisoformat(as_of)
 
-        def closed(*contributions):
+        def closed(*contributions, t=t):
             return sum(c * weight * 0.5 ** ((t - d).days / H) for c, weight, d in contributions)
 
         edges = _edges_as_of(spark, daily, as_of)
@@ -124,7 +126,7 @@ def test_day_by_day_equals_one_run_over_all_days(spark, daily, tmp_path):
     once = _settings(tmp_path / "lake")
     for day in (1, 2, 3):
         _land(spark, once, day)
-    graph.run(spark, "2026-01-01", once, through="2026-01-03")
+    run(spark, once, "graph", "2026-01-01", through="2026-01-03")
     a, b = _edges_as_of(spark, daily, "2026-01-03"), _edges_as_of(spark, once, "2026-01-03")
     assert a.keys() == b.keys()
     for key in a:
@@ -138,8 +140,8 @@ def test_day_by_day_equals_one_run_over_all_days(spark, daily, tmp_path):
 def test_rerunning_a_day_leaves_the_tables_unchanged(spark, daily):
     tables = (catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES)
     before = {t.name: rows(io.read_table(spark, t, daily), *t.keys) for t in tables}
-    graph.run(spark, "2026-01-02", daily)
-    graph.run(spark, "2026-01-03", daily)
+    run(spark, daily, "graph", "2026-01-02")
+    run(spark, daily, "graph", "2026-01-03")
     after = {t.name: rows(io.read_table(spark, t, daily), *t.keys) for t in tables}
     assert after == before
 
@@ -166,14 +168,14 @@ def test_nodes_folded_from_edge_changes_equal_nodes_from_scratch(spark, tmp_path
     _dims(spark, settings, {"p1": "food", "p2": "cars"}, {"b1": "u1"})
     for day in (1, 2):
         _land(spark, settings, day)
-        graph.run(spark, f"2026-01-0{day}", settings)
+        run(spark, settings, "graph", f"2026-01-0{day}")
     assert rows(io.read_table(spark, catalog.GRAPH_NODES, settings), "node_type", "node_id") == \
         _nodes_from_scratch(spark, settings)
     # u2's day-2 save of p1 is retracted (e.g. the board turned secret), p2 changes interest,
     # b1 goes away: edges are deleted and updated, and degrees must follow.
     io.delete_matching(spark.createDataFrame([("b1",)], "event_id string"), catalog.SILVER_EVENTS, settings, "event_id")
     _dims(spark, settings, {"p1": "food", "p2": "art"}, {})
-    graph.run(spark, "2026-01-02", settings)
+    run(spark, settings, "graph", "2026-01-02")
     nodes = rows(io.read_table(spark, catalog.GRAPH_NODES, settings), "node_type", "node_id")
     assert nodes == _nodes_from_scratch(spark, settings)
     degree = {(n["node_type"], n["node_id"]): n["degree"] for n in nodes}
@@ -197,17 +199,17 @@ def test_diverse_boards_weak_links_and_big_boards_are_pruned(spark):
     links = [("p1", "b1", 3.0), ("p2", "b1", 1.0), ("p3", "b1", 1.0),                  # b1: all food, entropy 0
              ("p1", "b2", 1.0), ("p4", "b2", 1.0), ("p5", "b2", 1.0), ("p6", "b2", 1.0),  # b2: 2 bits
              ("p1", "b3", 0.5), ("p2", "b3", 2.0)]                                       # b3: all food
-    entropy = {r["board_id"]: r["entropy"] for r in cooccurrence.board_entropy(
+    entropy = {r["board_id"]: r["entropy"] for r in shared.board_entropy(
         _saved(spark, links).select("pin_id", "board_id"), _interests(spark, labels)).collect()}
     assert entropy == {"b1": 0.0, "b2": pytest.approx(2.0), "b3": 0.0}
-    pruned = cooccurrence.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=1.5,
+    pruned = shared.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=1.5,
                                             pin_board_keep=1, board_pin_cap=10)
     assert sorted((r["pin_id"], r["board_id"]) for r in pruned.collect()) == [
         ("p1", "b1"), ("p2", "b3"), ("p3", "b1")]  # b2 too diverse; p1 keeps b1 (3.0), p2 keeps b3 (2.0)
-    on_topic = cooccurrence.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=9,
+    on_topic = shared.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=9,
                                               pin_board_keep=9, board_pin_cap=10, pin_board_min_share=0.3)
     assert sorted(r["board_id"] for r in on_topic.where("pin_id = 'p1'").collect()) == ["b1", "b3"]  # b2: 1/4 food
-    capped = cooccurrence.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=9,
+    capped = shared.pruned_pin_boards(_saved(spark, links), _interests(spark, labels), entropy_max=9,
                                             pin_board_keep=9, board_pin_cap=2)
     assert max(r["n"] for r in capped.groupBy("board_id").agg(F.count("*").alias("n")).collect()) == 2
 
@@ -215,14 +217,14 @@ def test_diverse_boards_weak_links_and_big_boards_are_pruned(spark):
 def test_pin_pin_cosine_and_top_k(spark):
     pruned = _saved(spark, [("p1", "b1", 1.0), ("p2", "b1", 1.0), ("p1", "b2", 1.0), ("p2", "b2", 1.0),
                             ("p3", "b2", 1.0), ("p3", "b3", 1.0), ("p4", "b3", 1.0)])
-    cosave = {(r["pin_id"], r["other_pin_id"]): r["cosave"] for r in cooccurrence.cosave_scores(pruned).collect()}
+    cosave = {(r["pin_id"], r["other_pin_id"]): r["cosave"] for r in pin_pin.cosave_scores(pruned).collect()}
     assert cosave[("p1", "p2")] == pytest.approx(2 / 2)           # boards {b1,b2} vs {b1,b2}
     assert cosave[("p1", "p3")] == pytest.approx(1 / (2 ** 0.5 * 2 ** 0.5))
     assert cosave[("p3", "p4")] == pytest.approx(1 / (2 ** 0.5 * 1))
     assert ("p1", "p4") not in cosave
-    empty = cooccurrence.coengaged_scores(
+    empty = pin_pin.coengaged_scores(
         spark.createDataFrame([], "src_id string, dst_id string, weight double"))
-    top = rows(cooccurrence.pin_pin_edges(cooccurrence.cosave_scores(pruned), empty, 0.5, top_k=1), "pin_id")
+    top = rows(pin_pin.pin_pin_edges(pin_pin.cosave_scores(pruned), empty, 0.5, top_k=1), "pin_id")
     assert [(r["pin_id"], r["other_pin_id"], r["rank"]) for r in top] == [
         ("p1", "p2", 1), ("p2", "p1", 1), ("p3", "p4", 1), ("p4", "p3", 1)]
     assert top[0]["score"] == pytest.approx(0.5)
@@ -231,9 +233,9 @@ def test_pin_pin_cosine_and_top_k(spark):
 def test_walks_are_seeded_reproducible_and_stay_in_the_component(spark):
     links = [(f"f{i}", f"fb{i % 3}", 1.0) for i in range(9)] + [(f"c{i}", f"cb{i % 2}", 1.0) for i in range(6)]
     pruned = _saved(spark, links + [("f0", "fb1", 1.0), ("c0", "cb1", 1.0)])
-    first = rows(walks.related_pins(walks.walk_visits(pruned, 10, 4, 0.3, seed=1), 5), "pin_id", "rank")
-    again = rows(walks.related_pins(walks.walk_visits(pruned.repartition(3), 10, 4, 0.3, seed=1), 5), "pin_id", "rank")
-    other = rows(walks.related_pins(walks.walk_visits(pruned, 10, 4, 0.3, seed=2), 5), "pin_id", "rank")
+    first = rows(related_pins.related_pins(walks.walk_visits(pruned, 10, 4, 0.3, seed=1), 5), "pin_id", "rank")
+    again = rows(related_pins.related_pins(walks.walk_visits(pruned.repartition(3), 10, 4, 0.3, seed=1), 5), "pin_id", "rank")
+    other = rows(related_pins.related_pins(walks.walk_visits(pruned, 10, 4, 0.3, seed=2), 5), "pin_id", "rank")
     assert first == again
     assert first != other
     assert all(r["pin_id"][0] == r["candidate_pin_id"][0] for r in first)  # f-pins never reach c-pins
@@ -247,6 +249,6 @@ def test_multi_walk_hits_are_boosted(spark):
     visits = spark.createDataFrame(
         [("q", 0, "x")] * 4 + [("q", 0, "y"), ("q", 1, "y"), ("q", 2, "y"), ("q", 3, "y")],
         "pin_id string, walk int, candidate_pin_id string")
-    got = rows(walks.related_pins(visits, 2), "rank")
+    got = rows(related_pins.related_pins(visits, 2), "rank")
     assert [(r["candidate_pin_id"], r["visits"], r["walks_hit"], r["score"]) for r in got] == [
         ("y", 4, 4, 16.0), ("x", 4, 1, 4.0)]

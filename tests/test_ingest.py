@@ -3,8 +3,10 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines import catalog, ingest, io
-from tests.conftest import rows, write_raw
+from pipelines.core import catalog, io
+from pipelines.ingest import silver
+from pipelines.ingest.bronze import RAW_LINE_MAX_CHARS, QuarantineThresholdError
+from tests.conftest import rows, run, write_raw
 
 DS = "2026-01-01"
 T = "2026-01-01T10:00:00.000Z"
@@ -61,7 +63,7 @@ def _write_day(settings):
 
 @pytest.fixture(scope="module")
 def module_settings(spark, tmp_path_factory):
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
 
     return load_settings(env={}, lake_root=tmp_path_factory.mktemp("ingest") / "lake",
                          shuffle_partitions=2, quarantine_max_share=1.0)
@@ -71,7 +73,7 @@ def module_settings(spark, tmp_path_factory):
 def ingested(spark, module_settings):
     """One ingested day shared by the read-only tests of this module."""
     _write_day(module_settings)
-    return ingest.run(spark, DS, module_settings)
+    return run(spark, module_settings, "ingest", DS)
 
 
 def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ingested):
@@ -83,7 +85,7 @@ def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ing
     assert bronze[-1]["extra_fields"] == {"client_version": "2.1", "experiment": '{"arm":"a"}'}
     assert bronze[0]["extra_fields"] is None
     assert bronze[0]["client_ip"] == "203.0.113.9"  # the restricted zone keeps raw fields
-    assert bronze[0]["dt"] == dt.date(2026, 1, 1) and bronze[0]["source_file"].endswith("part-00000.jsonl.gz")
+    assert bronze[0]["ds"] == dt.date(2026, 1, 1) and bronze[0]["source_file"].endswith("part-00000.jsonl.gz")
 
     quarantine = rows(io.read_table(spark, catalog.QUARANTINE, settings).where("stream = 'events'"), "line_number")
     assert [(r["line_number"], r["reason"]) for r in quarantine] == [
@@ -92,7 +94,7 @@ def test_bronze_and_quarantine_split_every_line_once(spark, module_settings, ing
         (12, "oversize_field"), (13, "future_timestamp"), (16, "invalid_utf8"),
     ]
     oversize = next(q for q in quarantine if q["reason"] == "oversize_field")
-    assert len(oversize["raw_line"]) == ingest.RAW_LINE_MAX_CHARS
+    assert len(oversize["raw_line"]) == RAW_LINE_MAX_CHARS
     assert quarantine[0]["raw_line"] == '{"event_id": "e9", "event_type": '
     assert ingested.rows_in == len(EVENTS) + len(PINS) + len(BOARDS)
     assert ingested.details["counts"]["events"] == {
@@ -137,7 +139,7 @@ def test_silver_dimensions_latest_state_masked_no_secret(spark, module_settings,
 ])
 def test_scrub_masks_email_and_ip_addresses_only(spark, text, scrubbed):
     df = spark.createDataFrame([(text,)], "t string")
-    assert df.select(ingest.scrub(F.col("t")).alias("m")).first()["m"] == scrubbed
+    assert df.select(silver.scrub(F.col("t")).alias("m")).first()["m"] == scrubbed
 
 
 def test_rerun_leaves_tables_identical(spark, module_settings, ingested):
@@ -150,19 +152,19 @@ def test_rerun_leaves_tables_identical(spark, module_settings, ingested):
             c for c in t.columns if c not in ignore]) for t in tables}
 
     before = snapshot()
-    ingest.run(spark, DS, settings)
+    run(spark, settings, "ingest", DS)
     assert snapshot() == before
 
 
 def test_later_day_redelivery_counted_once_and_board_turned_secret_removed(spark, settings):
     _write_day(settings)
-    ingest.run(spark, DS, settings.replace(quarantine_max_share=1.0))
+    run(spark, settings.replace(quarantine_max_share=1.0), "ingest", DS)
     day2 = "2026-01-02"
     b1_secret = dict(BOARDS[0], updated_at="2026-01-02T09:00:00.000Z", is_secret=True)
     write_raw(settings, "boards", day2, [b1_secret])
     write_raw(settings, "pins", day2, [])
     write_raw(settings, "events", day2, [ev("e10", "click", is_outbound=True, is_merchant=False), ev("e20", "closeup")])
-    ingest.run(spark, day2, settings)
+    run(spark, settings, "ingest", day2)
     ids = [r["event_id"] for r in rows(io.read_table(spark, catalog.SILVER_EVENTS, settings), "event_id")]
     assert ids == ["e1", "e10", "e14", "e15", "e20"]  # e10 once; e2 (a save to b1) went with the board
     boards = [r["board_id"] for r in rows(io.read_table(spark, catalog.SILVER_BOARDS, settings), "board_id")]
@@ -171,11 +173,11 @@ def test_later_day_redelivery_counted_once_and_board_turned_secret_removed(spark
 
 def test_quarantine_share_above_threshold_fails_with_top_reasons(spark, settings):
     _write_day(settings)
-    with pytest.raises(ingest.QuarantineThresholdError, match=r"events:missing_required_field \(2\)"):
-        ingest.run(spark, DS, settings.replace(quarantine_max_share=0.01))
+    with pytest.raises(QuarantineThresholdError, match=r"events:missing_required_field \(2\)"):
+        run(spark, settings.replace(quarantine_max_share=0.01), "ingest", DS)
     assert not io.table_exists(spark, catalog.SILVER_EVENTS, settings)
 
 
 def test_missing_raw_input_names_the_fix(spark, settings):
     with pytest.raises(io.MissingInputError, match="tastegraph generate"):
-        ingest.run(spark, DS, settings)
+        run(spark, settings, "ingest", DS)

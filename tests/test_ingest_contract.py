@@ -16,12 +16,13 @@ import json
 import re
 
 import pytest
-from pyspark.sql import functions as F, types as T
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from pipelines import catalog, contract, ingest, io
-from pipelines.generate import GenerateConfig, generate
-from pipelines.settings import load_settings
-from tests.conftest import write_raw
+from pipelines.core import catalog, contract, io
+from pipelines.core.settings import load_settings
+from pipelines.synthetic.generate import GenerateConfig, generate
+from tests.conftest import run, write_raw
 
 DS = "2026-03-10"
 NEXT = "2026-03-11"
@@ -123,7 +124,7 @@ EVENT_CASES = [
     ("no_user", line(ev("c-no-user"), drop=("user_id",)), contract.MISSING_REQUIRED, "user_id"),
     # fields the contract does not know are kept, whatever their name
     ("corrupt_record_field", line(ev("c-corrupt-field", _corrupt_record="kept")), OK, None),
-    ("meta_named_field", line(ev("c-meta-field", dt="2020-01-01", source_file="x")), OK, None),
+    ("meta_named_field", line(ev("c-meta-field", ds="2020-01-01", source_file="x")), OK, None),
     ("case_variant_field", line(ev("c-case-field", Event_ID="other")), OK, None),
     ("nested_extra", line(ev("c-nested-extra", experiment={"arm": "b", "n": [1, 2]})), OK, None),
     # encoding, sizes
@@ -257,7 +258,7 @@ def contract_day(spark, tmp_path_factory):
     _write_lines(events / "nested" / "inner.jsonl.gz", [line(ev("f-nested"))])
     # a file name Spark would read as a glob pattern
     _write_lines(events / "part [1] {a}.jsonl.gz", [line(ev("f-glob-name"))])
-    result = ingest.run(spark, DS, settings)
+    result = run(spark, settings, "ingest", DS)
 
     # the next day redelivers three events, two of them with their time moved by a day
     next_day = [line(ev(eid, event_time=t)) for eid, t in REDELIVERED.items()] + [line(ev("n-new", event_time=
@@ -265,15 +266,15 @@ def contract_day(spark, tmp_path_factory):
     write_raw(settings, "events", NEXT, next_day)
     write_raw(settings, "pins", NEXT, [])
     write_raw(settings, "boards", NEXT, [])
-    ingest.run(spark, NEXT, settings)
+    run(spark, settings, "ingest", NEXT)
     return settings, result
 
 
 def _outcomes(spark, settings, stream, file_name):
     """line number -> (reason or None, detail) for one file."""
-    bronze = io.read_table(spark, catalog.BRONZE_BY_STREAM[stream], settings).where(F.col("dt") == F.lit(DS))
+    bronze = io.read_table(spark, catalog.BRONZE_BY_STREAM[stream], settings).where(F.col("ds") == F.lit(DS))
     quarantine = io.read_table(spark, catalog.QUARANTINE, settings).where(
-        (F.col("stream") == stream) & (F.col("dt") == F.lit(DS)))
+        (F.col("stream") == stream) & (F.col("ds") == F.lit(DS)))
     def pick(df):
         return df.where(F.col("source_file").endswith("/" + file_name))
     out = {}
@@ -323,9 +324,9 @@ def test_files_damaged_odd_or_not_input(spark, contract_day):
 
 def test_every_raw_line_is_in_bronze_or_quarantine_once(spark, contract_day):
     settings, result = contract_day
-    bronze = sum(io.read_table(spark, t, settings).where(F.col("dt") == F.lit(DS)).count()
+    bronze = sum(io.read_table(spark, t, settings).where(F.col("ds") == F.lit(DS)).count()
                  for t in catalog.BRONZE_BY_STREAM.values())
-    quarantined = io.read_table(spark, catalog.QUARANTINE, settings).where(F.col("dt") == F.lit(DS)).count()
+    quarantined = io.read_table(spark, catalog.QUARANTINE, settings).where(F.col("ds") == F.lit(DS)).count()
     assert bronze + quarantined == result.rows_in
     lines = 0
     for stream in contract.STREAMS:
@@ -366,7 +367,7 @@ def test_nested_values_and_extra_fields_are_typed_and_kept(spark, contract_day):
     settings, _ = contract_day
     bronze = {r["event_id"]: r for r in io.read_table(spark, catalog.BRONZE_EVENTS, settings).collect()}
     assert bronze["c-corrupt-field"]["extra_fields"] == {"_corrupt_record": "kept"}
-    assert bronze["c-meta-field"]["extra_fields"] == {"dt": "2020-01-01", "source_file": "x"}
+    assert bronze["c-meta-field"]["extra_fields"] == {"ds": "2020-01-01", "source_file": "x"}
     assert bronze["c-case-field"]["extra_fields"] == {"Event_ID": "other"}
     assert json.loads(bronze["c-nested-extra"]["extra_fields"]["experiment"]) == {"arm": "b", "n": [1, 2]}
     assert bronze["c-micros"]["event_time"] == dt.datetime(2026, 3, 10, 10, 0, 0, 123456)
@@ -435,5 +436,5 @@ def test_rerun_of_the_contract_day_is_identical(spark, contract_day):
                 for t in tables}
 
     before = snapshot()
-    ingest.run(spark, DS, settings)
+    run(spark, settings, "ingest", DS)
     assert snapshot() == before

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from pipelines import catalog, ingest, io
-from pipelines.generate import NOISE_KINDS, GenerateConfig, generate
-from pipelines.jobs import run_stage
-from pipelines.settings import load_settings
-from tests.conftest import rows
+from pipelines.core import catalog, io
+from pipelines.core.settings import load_settings
+from pipelines.ingest import silver
+from pipelines.synthetic.generate import NOISE_KINDS, GenerateConfig, generate
+from tests.conftest import rows, run
 
 DS = "2026-01-02"  # the second day: it also carries yesterday's redeliveries
 NOISE = {kind: 0.01 for kind in NOISE_KINDS}
@@ -32,10 +32,10 @@ def _generate(settings):
 def noisy(spark, tmp_path_factory):
     settings = _settings(tmp_path_factory.mktemp("noisy") / "lake")
     _generate(settings)
-    ingest.run(spark, "2026-01-01", settings)  # day 1 carries the boards, some of them secret
-    result = ingest.run(spark, DS, settings)
-    for stage in ("graph", "pin_pin", "related_pins", "feature_tables"):  # gold, for the privacy scan
-        run_stage(stage, DS, settings, spark)
+    run(spark, settings, "ingest", "2026-01-01")  # day 1 carries the boards, some of them secret
+    result = run(spark, settings, "ingest", DS)
+    for stage in ("graph", "pin_pin", "related_pins", "user_candidates", "feature_tables"):  # gold, for the privacy scan
+        run(spark, settings, stage, DS)
     return settings, result
 
 
@@ -50,8 +50,8 @@ def _raw_lines(settings, stream):
 def test_every_line_lands_in_bronze_or_quarantine_exactly_once(spark, noisy):
     settings, result = noisy
     for stream, bronze in catalog.BRONZE_BY_STREAM.items():
-        in_bronze = io.read_table(spark, bronze, settings).where(f"dt = '{DS}'")
-        in_quarantine = io.read_table(spark, catalog.QUARANTINE, settings).where(f"dt = '{DS}' AND stream = '{stream}'")
+        in_bronze = io.read_table(spark, bronze, settings).where(f"ds = '{DS}'")
+        in_quarantine = io.read_table(spark, catalog.QUARANTINE, settings).where(f"ds = '{DS}' AND stream = '{stream}'")
         assert in_bronze.count() + in_quarantine.count() == _raw_lines(settings, stream), stream
         both = in_bronze.select("source_file", "line_number").intersect(in_quarantine.select("source_file", "line_number"))
         assert both.count() == 0, stream
@@ -72,10 +72,11 @@ def test_each_generated_noise_kind_is_caught(spark, noisy):
 
 def test_silver_and_gold_hold_no_pii_and_nothing_from_secret_boards(spark, noisy):
     settings, _ = noisy
-    from pyspark.sql import functions as F, types as T
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     quarantined = io.read_table(spark, catalog.QUARANTINE, settings).where("stream = 'boards'")
-    secret = {r["board_id"] for r in ingest.withheld_board_ids(
+    secret = {r["board_id"] for r in silver.withheld_board_ids(
         io.read_table(spark, catalog.BRONZE_BOARDS, settings), quarantined).collect()}
     assert secret, "the generator should have made secret boards"
     raw_saves_to_secret = io.read_table(spark, catalog.BRONZE_EVENTS, settings).where(F.col("board_id").isin(*secret))
@@ -89,7 +90,7 @@ def test_silver_and_gold_hold_no_pii_and_nothing_from_secret_boards(spark, noisy
         assert not {"client_ip", "user_agent"} & set(df.columns), table.name
         strings = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
         for column in strings:
-            bad = df.where(F.col(column).rlike(ip) | F.col(column).rlike(ingest.EMAIL_PATTERN)
+            bad = df.where(F.col(column).rlike(ip) | F.col(column).rlike(silver.EMAIL_PATTERN)
                            | F.col(column).isin(*secret))
             assert bad.count() == 0, f"{table.name}.{column}"
         scanned.add(table.name)
@@ -104,7 +105,7 @@ def test_kill_part_way_then_rerun_gives_the_clean_tables(spark, tmp_path):
     killed = _settings(tmp_path / "killed")
     _generate(clean)
     _generate(killed)
-    ingest.run(spark, DS, clean)
+    run(spark, clean, "ingest", DS)
 
     env = {**os.environ, "TASTEGRAPH_LAKE_ROOT": str(killed.lake_root), "TASTEGRAPH_QUARANTINE_MAX_SHARE": "1.0"}
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.jobs", "ingest", "--ds", DS], env=env,
@@ -117,7 +118,7 @@ def test_kill_part_way_then_rerun_gives_the_clean_tables(spark, tmp_path):
     proc.wait()
     assert not (killed.lake_root / "silver" / "events" / "_delta_log").exists()
 
-    ingest.run(spark, DS, killed)
+    run(spark, killed, "ingest", DS)
     for table in (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS, catalog.SILVER_PINS,
                   catalog.SILVER_BOARDS):
         keep = [c for c in table.columns if c not in ("ingested_at", "source_file")]

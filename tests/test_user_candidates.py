@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
-from pipelines import catalog, graph, user_candidates
-from pipelines.settings import DEFAULT_TYPE_WEIGHTS
+from pipelines.core import catalog
+from pipelines.core.settings import DEFAULT_TYPE_WEIGHTS
+from pipelines.graph import shared, user_candidates
 from tests.conftest import rows
 
 H = 14.0
@@ -25,7 +26,7 @@ def _edges(spark, rows_):
 
 def test_query_pins_weigh_type_and_recency_and_drop_hidden(spark):
     today, old = dt.date(2026, 2, 1), dt.date(2026, 1, 4)   # old is 28 days = two half-lives back
-    edges = graph.weight_as_of(_edges(spark, [
+    edges = shared.weight_as_of(_edges(spark, [
         ("u1", "p_saved_old", "save", 1, old),          # 4 * 0.25 = 1.0
         ("u1", "p_clicked", "click", 1, today),         # 2.0
         ("u1", "p_seen", "impression", 3, today),       # 0.3
@@ -50,11 +51,11 @@ def test_candidates_boost_multi_query_hits_and_skip_seen_pins(spark):
         ("q1", "hidden", 50),
     ], "pin_id string, candidate_pin_id string, visits long")
     seen = spark.createDataFrame([("u1", "q1"), ("u1", "q2"), ("u1", "hidden")], "user_id string, pin_id string")
-    got = rows(user_candidates.user_candidates(queries, related, seen, top_n=3), "rank")
+    got = rows(user_candidates.user_candidates(queries, related, seen, n=3), "rank")
     assert [(r["candidate_pin_id"], r["rank"], r["query_pins_hit"]) for r in got] == [
         ("y", 1, 2),   # (sqrt(.75 * 4) + sqrt(.25 * 4))^2 = 7.46: reached from both query pins
         ("x", 2, 1),   # .75 * 8 = 6: fewer visits than z, but from the heavier query pin
         ("z", 3, 1),   # .25 * 16 = 4
     ]
     assert [r["score"] for r in got] == pytest.approx([(3 ** 0.5 + 1) ** 2, 6.0, 4.0])
-    assert rows(user_candidates.user_candidates(queries, related, seen, top_n=1)) == [got[0]]
+    assert rows(user_candidates.user_candidates(queries, related, seen, n=1)) == [got[0]]

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pipelines.contract import INTEREST_NAMES, INTERESTS, SCHEMA_VERSION
+from pipelines.core.contract import INTEREST_NAMES, INTERESTS, SCHEMA_VERSION
+from pipelines.core.settings import TastegraphError
 
 # Each --noise kind produces one kind of dirt (rate = share of event lines affected).
 NOISE_KINDS = (
@@ -44,10 +45,22 @@ P_SAVE_GIVEN_CLOSEUP = 0.20
 P_HIDE = 0.01
 P_FOLLOW_PER_SESSION = 0.03
 P_EXPLORE = 0.1
+P_MERCHANT_CLICK = 0.7          # a click on a product pin goes to the merchant
+P_OUTBOUND_CLICK = 0.5          # any other click leaves the site
 ZIPF_S = 1.1
+# The world: interests per user, secret boards, when pins appear, annotations, products.
+INTERESTS_PER_USER_WEIGHTS = {1: 0.4, 2: 0.4, 3: 0.2}
+P_SECRET_BOARD = 0.05
+P_PIN_ON_FIRST_DAY = 0.6        # other pins appear on a random later day
+P_SECOND_INTEREST = 0.3         # a pin annotated with a second, weaker interest
+MAIN_INTEREST_SCORE = (0.7, 0.99)
+SECOND_INTEREST_SCORE = (0.1, 0.4)
+P_PRODUCT_PIN = 0.15
+SESSION_IMPRESSIONS = (5, 15)
+EVENT_GAP_MS = (200, 4000)
 
 
-class GenerateError(ValueError):
+class GenerateError(TastegraphError, ValueError):
     """Bad generator arguments; the message says what to change."""
 
 
@@ -119,7 +132,7 @@ def build_world(cfg: GenerateConfig) -> World:
     t0 = dt.datetime.combine(cfg.start_date, dt.time(0, 0))
     user_interests = []
     for _ in range(cfg.users):
-        k = rng.choices((1, 2, 3), weights=(0.4, 0.4, 0.2))[0]
+        k = rng.choices(tuple(INTERESTS_PER_USER_WEIGHTS), weights=tuple(INTERESTS_PER_USER_WEIGHTS.values()))[0]
         user_interests.append(tuple(rng.sample(INTEREST_NAMES, k)))
 
     boards: list[dict] = []
@@ -139,7 +152,7 @@ def build_world(cfg: GenerateConfig) -> World:
                 "name": f"{words[0]} {words[1]}",
                 "description": f"my {theme.replace('_', ' ')} ideas",
                 "category": theme,
-                "is_secret": rng.random() < 0.05,
+                "is_secret": rng.random() < P_SECRET_BOARD,
             })
             mine.setdefault(theme, []).append(b)
         user_boards.append(mine)
@@ -151,15 +164,15 @@ def build_world(cfg: GenerateConfig) -> World:
         # Guarantee every interest has pins, then spread at random.
         main = INTEREST_NAMES[p] if p < len(INTEREST_NAMES) else rng.choice(INTEREST_NAMES)
         vocab = INTERESTS[main]
-        day = 0 if (p < len(INTEREST_NAMES) or rng.random() < 0.6) else rng.randrange(cfg.days)
+        day = 0 if (p < len(INTEREST_NAMES) or rng.random() < P_PIN_ON_FIRST_DAY) else rng.randrange(cfg.days)
         created = t0 + dt.timedelta(days=day, seconds=rng.randrange(86400))
-        annotations = [{"interest": main, "score": round(rng.uniform(0.7, 0.99), 3)}]
-        if rng.random() < 0.3:
+        annotations = [{"interest": main, "score": round(rng.uniform(*MAIN_INTEREST_SCORE), 3)}]
+        if rng.random() < P_SECOND_INTEREST:
             other = rng.choice(INTEREST_NAMES)
             if other != main:
-                annotations.append({"interest": other, "score": round(rng.uniform(0.1, 0.4), 3)})
+                annotations.append({"interest": other, "score": round(rng.uniform(*SECOND_INTEREST_SCORE), 3)})
         domain = f"{rng.choice(vocab)}{rng.randint(1, 50)}.example.com"
-        is_product = rng.random() < 0.15
+        is_product = rng.random() < P_PRODUCT_PIN
         pins.append({
             "schema_version": SCHEMA_VERSION,
             "pin_id": f"p{p:07d}",
@@ -187,6 +200,33 @@ def _zipf_cum_weights(n: int) -> list[float]:
     return cum
 
 
+class _Session:
+    """One user session: its events follow each other by a few seconds, within the day."""
+
+    def __init__(self, rng: random.Random, day_start: dt.datetime, user_id: str, session_id: str, ip: str,
+                 agent: str):
+        self.rng, self.user_id, self.session_id, self.ip, self.agent = rng, user_id, session_id, ip, agent
+        self.last = day_start + dt.timedelta(hours=23, minutes=59, seconds=59)
+        self.t = day_start + dt.timedelta(seconds=rng.randrange(86400 - 600))
+
+    def event(self, kind: str, pin: int | None, **extra) -> dict:
+        rng = self.rng
+        self.t = self.t + dt.timedelta(milliseconds=rng.randrange(*EVENT_GAP_MS))
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "event_id": f"e{rng.getrandbits(64):016x}",
+            "event_type": kind,
+            "event_time": _iso(min(self.t, self.last)),
+            "user_id": self.user_id,
+            "pin_id": f"p{pin:07d}" if pin is not None else None,
+            "session_id": self.session_id,
+            "client_ip": self.ip,
+            "user_agent": self.agent,
+        }
+        record.update(extra)
+        return record
+
+
 def _events_for_day(cfg: GenerateConfig, world: World, day: int) -> Iterator[dict]:
     rng = random.Random(f"events-{cfg.seed}-{day}")
     day_start = dt.datetime.combine(cfg.start_date, dt.time(0, 0)) + dt.timedelta(days=day)
@@ -207,26 +247,9 @@ def _events_for_day(cfg: GenerateConfig, world: World, day: int) -> Iterator[dic
         pool = available[theme]
         if not pool:
             continue
-        t = day_start + dt.timedelta(seconds=rng.randrange(86400 - 600))
-
-        def event(kind: str, pin: int | None, **extra) -> dict:
-            nonlocal t
-            t = t + dt.timedelta(milliseconds=rng.randrange(200, 4000))
-            record = {
-                "schema_version": SCHEMA_VERSION,
-                "event_id": f"e{rng.getrandbits(64):016x}",
-                "event_type": kind,
-                "event_time": _iso(min(t, day_start + dt.timedelta(hours=23, minutes=59, seconds=59))),
-                "user_id": user_id,
-                "pin_id": f"p{pin:07d}" if pin is not None else None,
-                "session_id": session_id,
-                "client_ip": ip,
-                "user_agent": agent,
-            }
-            record.update(extra)
-            return record
-
-        for _ in range(rng.randint(5, 15)):
+        session = _Session(rng, day_start, user_id, session_id, ip, agent)
+        event = session.event
+        for _ in range(rng.randint(*SESSION_IMPRESSIONS)):
             pin = pool[bisect.bisect_left(cum[theme], rng.random() * cum[theme][-1])]
             yield event("impression", pin)
             produced += 1
@@ -239,8 +262,8 @@ def _events_for_day(cfg: GenerateConfig, world: World, day: int) -> Iterator[dic
             yield event("closeup", pin)
             produced += 1
             if rng.random() < P_CLICK_GIVEN_CLOSEUP:
-                merchant = world.pins[pin]["merchant"] is not None and rng.random() < 0.7
-                yield event("click", pin, is_outbound=rng.random() < 0.5 or merchant, is_merchant=merchant)
+                merchant = world.pins[pin]["merchant"] is not None and rng.random() < P_MERCHANT_CLICK
+                yield event("click", pin, is_outbound=rng.random() < P_OUTBOUND_CLICK or merchant, is_merchant=merchant)
                 produced += 1
             if rng.random() < P_SAVE_GIVEN_CLOSEUP:
                 own = world.user_boards[u]

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines import catalog, io
-from pipelines.runs import StageResult, versions
-from pipelines.settings import Settings
-
+from pipelines.core import catalog, io
+from pipelines.core.stages import StageContext, StageOutput
 
 # The window is part of the features' meaning (the `_7d` names, feature views `_v1`):
 # changing it means new columns and a new feature-view version, not a setting.
@@ -85,26 +83,12 @@ def user_stats(events: DataFrame, ds: str) -> DataFrame:
     )
 
 
-def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    inputs = versions(spark, settings, catalog.SILVER_EVENTS)
-    events = (
-        io.read_table(spark, catalog.SILVER_EVENTS, settings, version=inputs.get("events"))
-        .where(window_filter(ds, WINDOW_DAYS))
-        .persist()
-    )
+def run(ctx: StageContext) -> StageOutput:
+    """The day's pin and user snapshots over the trailing window (partition overwrite of ds)."""
+    events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, WINDOW_DAYS)).persist()
+    day = f"ds = '{ctx.ds}'"
+    written = (io.overwrite_where(pin_stats(events, ctx.ds), catalog.PIN_STATS, ctx.settings, day)
+               + io.overwrite_where(user_stats(events, ctx.ds), catalog.USER_STATS, ctx.settings, day))
     rows_in = events.count()
-    day = f"ds = '{ds}'"
-    io.overwrite_where(pin_stats(events, ds), catalog.PIN_STATS, settings, day)
-    io.overwrite_where(user_stats(events, ds), catalog.USER_STATS, settings, day)
     events.unpersist()
-    outputs = (catalog.PIN_STATS, catalog.USER_STATS)
-    rows_out = sum(io.read_table(spark, t, settings).where(day).count() for t in outputs)
-    return StageResult(
-        stage="feature_tables",
-        ds=ds,
-        rows_in=rows_in,
-        rows_out=rows_out,
-        input_versions=inputs,
-        output_versions=versions(spark, settings, *outputs),
-        outputs={t.name: t.path(settings) for t in outputs},
-    )
+    return StageOutput(rows_in=rows_in, rows_out=written)

@@ -32,6 +32,17 @@ TIMESTAMP_PATTERN = (r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):(
 EVENT_TYPES = ("impression", "closeup", "click", "save", "hide", "follow")
 PIN_EVENT_TYPES = ("impression", "closeup", "click", "save", "hide")  # these need a pin_id
 BOARD_EVENT_TYPES = ("save", "follow")                                 # these need a board_id
+COENGAGEMENT_EVENT_TYPES = ("closeup", "click", "save")               # pair pins engaged in one session
+
+# The taste graph's edge types. user -> pin edges are named after the event type, except a
+# click that went to a merchant, which is its own type.
+MERCHANT_CLICK = "merchant_click"
+ENGAGEMENT_EDGE_TYPES = ("impression", "closeup", "click", MERCHANT_CLICK, "save", "hide")  # user -> pin
+SEEN_EDGE_TYPES = tuple(t for t in ENGAGEMENT_EDGE_TYPES if t != "impression")     # engaged beyond a look
+SAVED_TO, FOLLOWS, CO_ENGAGED = "saved_to", "follows", "co_engaged"   # pin -> board, user -> board, pin -> pin
+EVENT_EDGE_TYPES = (*ENGAGEMENT_EDGE_TYPES, SAVED_TO, FOLLOWS, CO_ENGAGED)      # decayed, from events
+OWNS, PIN_INTEREST, BOARD_INTEREST = "owns", "pin_interest", "board_interest"
+DIMENSION_EDGE_TYPES = (OWNS, PIN_INTEREST, BOARD_INTEREST)                     # from pins and boards
 
 # --- reason codes, in the order they are checked ------------------------------------------
 INVALID_UTF8 = "invalid_utf8"

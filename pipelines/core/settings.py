@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from pipelines.core.contract import EVENT_EDGE_TYPES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ENV_PREFIX = "TASTEGRAPH_"
 
@@ -55,10 +57,16 @@ def disable_telemetry() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
-class SettingsError(ValueError):
+class TastegraphError(Exception):
+    """A problem a user can fix (bad input, configuration or order of runs). Its message is one
+    line that says what to do; the CLI prints it without a traceback."""
+
+
+class SettingsError(TastegraphError, ValueError):
     """A setting has a value that cannot be used; the message says which and how to fix it."""
 
 
+# Weight of one event of each event edge type (every one of contract.EVENT_EDGE_TYPES).
 DEFAULT_TYPE_WEIGHTS = {
     "impression": 0.1,
     "closeup": 1.0,
@@ -70,6 +78,7 @@ DEFAULT_TYPE_WEIGHTS = {
     "follows": 1.0,      # user -> board
     "co_engaged": 1.0,   # pin -> pin, engaged in the same session
 }
+assert set(DEFAULT_TYPE_WEIGHTS) == set(EVENT_EDGE_TYPES), "a weight per event edge type"
 
 MEMORY_PATTERN = r"^[0-9]+[kmgtKMGT]?$"
 
@@ -173,10 +182,13 @@ def _pairs(raw: str) -> dict[str, str]:
     return out
 
 
-def _number(raw: Any, whole: bool) -> int | float:
-    """A number from a TOML value or an environment string; never from a bool or a fraction."""
+def _number(raw: Any, whole: bool, text: bool) -> int | float:
+    """A number from a TOML value (`text` False) or an environment string; never from a bool or
+    a fraction, and from a string only when the value came as text."""
     if isinstance(raw, bool):
         raise ValueError("a boolean is not a number")
+    if isinstance(raw, str) and not text:
+        raise ValueError("text is not a number (write it without quotes)")
     if isinstance(raw, str):
         text = raw.strip()
         if whole and not re.fullmatch(r"[+-]?[0-9]+", text):
@@ -191,8 +203,9 @@ def _number(raw: Any, whole: bool) -> int | float:
     return raw if whole else float(raw)
 
 
-def _converted(f: dataclasses.Field, raw: Any) -> Any:
-    """`raw` (from TOML, the environment or code) as the field's type; ValueError if it is not one."""
+def _converted(f: dataclasses.Field, raw: Any, text: bool) -> Any:
+    """`raw` (from TOML or code, or as `text` from the environment) as the field's type;
+    ValueError if it is not one."""
     kind = str(f.type)
     if kind == "Path | None" and raw in (None, ""):
         return None
@@ -205,13 +218,13 @@ def _converted(f: dataclasses.Field, raw: Any) -> Any:
             raise ValueError("expected text")
         return raw
     if kind == "int":
-        return _number(raw, whole=True)
+        return _number(raw, whole=True, text=text)
     if kind == "float":
-        return _number(raw, whole=False)
+        return _number(raw, whole=False, text=text)
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        if text and isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.strip().lower() in ("true", "1", "yes")
         raise ValueError("expected true or false")
     if kind == "dt.date":
@@ -221,11 +234,11 @@ def _converted(f: dataclasses.Field, raw: Any) -> Any:
             return dt.date.fromisoformat(raw.strip())
         raise ValueError("expected a date like 1995-01-01")
     if kind.startswith("Mapping"):
-        mapping = _pairs(raw) if isinstance(raw, str) else raw
+        mapping = _pairs(raw) if isinstance(raw, str) and text else raw
         if not isinstance(mapping, Mapping):
             raise ValueError("expected key=value pairs")
         if kind == "Mapping[str, float]":
-            return {str(k): _number(v, whole=False) for k, v in mapping.items()}
+            return {str(k): _number(v, whole=False, text=text) for k, v in mapping.items()}
         return {str(k): str(v) for k, v in mapping.items()}
     raise ValueError(f"unsupported setting type {kind}")  # pragma: no cover - a declaration error
 
@@ -248,7 +261,7 @@ def _checked(name: str, raw: Any, source: str) -> Any:
     """The value of setting `name` from `raw`, or SettingsError naming its source and the fix."""
     f = FIELDS[name]
     try:
-        value = _converted(f, raw)
+        value = _converted(f, raw, text=source.startswith("environment"))
     except (TypeError, ValueError) as exc:
         rules = _describe_rules(f)
         raise SettingsError(f"{source} = {raw!r} is not valid: {exc}; expected a {_kind(f)}"

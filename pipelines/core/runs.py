@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from pipelines import catalog, io
-from pipelines.settings import Settings
+from pipelines.core import catalog, io
+from pipelines.core.settings import Settings
 
 
 @dataclass
@@ -20,6 +20,7 @@ class StageResult:
     rows_out: int = 0
     input_versions: dict[str, int] = field(default_factory=dict)
     output_versions: dict[str, int] = field(default_factory=dict)
+    previous_versions: dict[str, int] = field(default_factory=dict)  # outputs before the run
     outputs: dict[str, str] = field(default_factory=dict)  # table name -> path
     details: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.contract import CORRUPT_FILE, FILE_SUFFIX, TRUNCATED_FILE
+from pipelines.core.contract import CORRUPT_FILE, FILE_SUFFIX, TRUNCATED_FILE
 
 _CHUNK = 1 << 20
 _GZIP = 31  # zlib wbits for a gzip header and trailer (checks the CRC and the length)

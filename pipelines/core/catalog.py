@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import types as T
 
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,9 @@ class Table:
     partition_by: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set at creation
+    # Which rows a run wrote, for the gate: "ds" (those of the run's day), "changes" (its
+    # Change Data Feed between the versions before and after the stage), or "all".
+    written: str = "all"
 
     def path(self, settings: Settings) -> str:
         return str((settings.lake_root / self.zone / self.name).resolve())
@@ -44,7 +47,7 @@ EXTRA_FIELDS = T.MapType(S, S)
 
 _INGEST_META = (
     ("extra_fields", EXTRA_FIELDS),
-    ("dt", D, False),
+    ("ds", D, False),
     ("source_file", S, False),
     ("line_number", L, False),
     ("ingested_at", TS, False),
@@ -59,7 +62,8 @@ BRONZE_EVENTS = Table(
         ("client_ip", S), ("user_agent", S), ("schema_version", I), *_INGEST_META,
     ),
     "Every parsed event line with its source file, line number and ingest time.",
-    partition_by=("dt",),
+    partition_by=("ds",),
+    written="ds",
 )
 BRONZE_PINS = Table(
     "bronze_pins", "bronze",
@@ -69,7 +73,8 @@ BRONZE_PINS = Table(
         ("price", DB), ("schema_version", I), *_INGEST_META,
     ),
     "Every parsed pin line.",
-    partition_by=("dt",),
+    partition_by=("ds",),
+    written="ds",
 )
 BRONZE_BOARDS = Table(
     "bronze_boards", "bronze",
@@ -78,17 +83,19 @@ BRONZE_BOARDS = Table(
         ("description", S), ("category", S), ("is_secret", B), ("schema_version", I), *_INGEST_META,
     ),
     "Every parsed board line.",
-    partition_by=("dt",),
+    partition_by=("ds",),
+    written="ds",
 )
 QUARANTINE = Table(
     "quarantine", "bronze",
     _schema(
-        ("stream", S, False), ("dt", D, False), ("source_file", S, False), ("line_number", L, False),
+        ("stream", S, False), ("ds", D, False), ("source_file", S, False), ("line_number", L, False),
         ("reason", S, False), ("detail", S), ("record_key", S), ("raw_line", S), ("ingested_at", TS, False),
     ),
     "Raw lines that could not be accepted: reason code, detail (the field and rule), the line's key when "
     "readable, truncated raw text. A damaged file adds one row at the line where the damage starts.",
-    partition_by=("stream", "dt"),
+    partition_by=("stream", "ds"),
+    written="ds",
 )
 
 # --- silver (typed, deduplicated, no PII) -------------------------------------------------
@@ -97,11 +104,12 @@ SILVER_EVENTS = Table(
     _schema(
         ("event_id", S, False), ("event_type", S, False), ("event_time", TS, False), ("event_date", D, False),
         ("user_id", S, False), ("pin_id", S), ("board_id", S), ("session_id", S), ("is_outbound", B),
-        ("is_merchant", B), ("ingest_dt", D, False),
+        ("is_merchant", B), ("ds", D, False),
     ),
     "Engagement events, one row per event_id, partitioned by event date.",
     partition_by=("event_date",),
     keys=("event_id",),
+    written="ds",
 )
 SILVER_PINS = Table(
     "pins", "silver",
@@ -135,6 +143,7 @@ GRAPH_EDGE_DAYS = Table(
     partition_by=("event_date",),
     keys=("event_date", "src_id", "dst_id", "edge_type"),
     properties=(("delta.enableChangeDataFeed", "true"),),
+    written="changes",
 )
 GRAPH_EDGES = Table(
     "graph_edges", "gold",
@@ -147,6 +156,7 @@ GRAPH_EDGES = Table(
     # Its Change Data Feed is what graph_nodes is folded from. No deletion vectors: readers
     # without them (delta-rs, so DuckDB and Polars) must be able to read the graph.
     properties=(("delta.enableChangeDataFeed", "true"),),
+    written="changes",
 )
 GRAPH_NODES = Table(
     "graph_nodes", "gold",
@@ -186,6 +196,7 @@ PIN_STATS = Table(
     ),
     "Daily pin feature snapshot over the trailing window ending on ds.",
     partition_by=("ds",),
+    written="ds",
     keys=("pin_id", "ds"),
 )
 USER_STATS = Table(
@@ -196,6 +207,7 @@ USER_STATS = Table(
     ),
     "Daily user feature snapshot over the trailing window ending on ds.",
     partition_by=("ds",),
+    written="ds",
     keys=("user_id", "ds"),
 )
 
@@ -216,6 +228,7 @@ TOUCHED_DATES = Table(
     _schema(("ds", D, False), ("event_date", D, False), ("events", L, False)),
     "Per ingested day: the event dates its events landed in (late events touch earlier dates).",
     partition_by=("ds",),
+    written="ds",
     keys=("ds", "event_date"),
 )
 VALIDATION_RESULTS = Table(

@@ -1,21 +1,15 @@
-"""Related pins: batch random walks with restart on the pruned pin-board graph (Pixie-style).
+"""Seeded random walks on the pruned pin-board graph, shared by related_pins and the graph
+embeddings.
 
 From every pin, `walks_per_pin` walkers each take `walk_length` hops pin -> board -> pin; after
 each hop a walker jumps back to its query pin with probability `walk_restart`. Choices come
 from a hash of (seed, query pin, walk, step), not from a random generator, so the result is the
-same whatever the partitioning or the cluster. A candidate's score is Pixie's multi-hit boost,
-(sum over walks of sqrt(visits in that walk))^2: a pin reached by many independent walks beats
-one that a single walk kept bouncing on. Each pin keeps its top N.
+same whatever the partitioning or the cluster.
 """
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from pipelines import catalog, io
-from pipelines.cooccurrence import edges_as_of, pruned_graph
-from pipelines.runs import StageResult, versions
-from pipelines.settings import Settings
 
 
 def _choice(seed: int, step: int, salt: str, size: Column) -> Column:
@@ -60,32 +54,3 @@ def walk_visits(pruned: DataFrame, walks_per_pin: int, walk_length: int, restart
     pin_boards.unpersist()
     board_pins.unpersist()
     return visits
-
-
-def related_pins(visits: DataFrame, top_n: int) -> DataFrame:
-    """Score candidates with the multi-hit boost and keep each pin's top N."""
-    per_walk = visits.groupBy("pin_id", "candidate_pin_id", "walk").agg(F.count("*").alias("v"))
-    scored = per_walk.groupBy("pin_id", "candidate_pin_id").agg(
-        F.pow(F.sum(F.sqrt("v")), 2).alias("score"), F.sum("v").alias("visits"), F.count("*").alias("walks_hit"))
-    w = Window.partitionBy("pin_id").orderBy(F.desc("score"), "candidate_pin_id")
-    return (
-        scored.withColumn("rank", F.row_number().over(w))
-        .where(F.col("rank") <= top_n)
-        .select("pin_id", "candidate_pin_id", "rank", "score", "visits", "walks_hit")
-    )
-
-
-def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    inputs = versions(spark, settings, catalog.GRAPH_EDGES, catalog.SILVER_PINS)
-    pruned = pruned_graph(spark, settings, edges_as_of(spark, settings, ds)).persist()
-    visits = walk_visits(pruned, settings.walks_per_pin, settings.walk_length, settings.walk_restart,
-                         settings.walk_seed)
-    io.overwrite(related_pins(visits, settings.related_top_n), catalog.RELATED_PINS, settings)
-    rows_in = pruned.count()
-    pruned.unpersist()
-    return StageResult(
-        stage="related_pins", ds=ds, rows_in=rows_in,
-        rows_out=io.read_table(spark, catalog.RELATED_PINS, settings).count(),
-        input_versions=inputs, output_versions=versions(spark, settings, catalog.RELATED_PINS),
-        outputs={catalog.RELATED_PINS.name: catalog.RELATED_PINS.path(settings)},
-    )

@@ -28,14 +28,14 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 import orjson
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipelines import catalog, contract as c
+from pipelines.core import catalog
+from pipelines.core import contract as c
 
-_META = {"extra_fields", "dt", "source_file", "line_number", "ingested_at"}
+_META = {"extra_fields", "ds", "source_file", "line_number", "ingested_at"}
 _BOM = b"\xef\xbb\xbf"
 _EPOCH = dt.datetime(1970, 1, 1)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -397,7 +397,6 @@ def batch_checker(stream: str, ds: dt.date, earliest: dt.date) -> Callable[[Iter
     batches of `checked_schema(stream)`. Rows are built as tuples and turned into columns
     with one zip, the cheapest way from Python values to Arrow arrays."""
     import pyarrow as pa
-
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = to_arrow_schema(checked_schema(stream), timezone="UTC")
@@ -428,7 +427,7 @@ def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetim
                                "line_number").mapInArrow(batch_checker(stream, day, earliest), checked_schema(stream))
     return checked.select(
         *[f.name for f in _bronze_fields(stream)], "extra_fields",
-        F.lit(day).alias("dt"), "source_file", "line_number",
+        F.lit(day).alias("ds"), "source_file", "line_number",
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
         "reason", "detail", "record_key", F.col("value").cast("string").alias("value"),
     )

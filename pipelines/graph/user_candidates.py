@@ -19,40 +19,35 @@ In batch:
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipelines import catalog, graph, io
-from pipelines.cooccurrence import edges_as_of
-from pipelines.runs import StageResult, versions
-from pipelines.settings import Settings
-
-QUERY_EDGE_TYPES = (*graph.ENGAGEMENT_TYPES, "merchant_click")
-SEEN_EDGE_TYPES = tuple(t for t in QUERY_EDGE_TYPES if t != "impression")
+from pipelines.core import catalog, contract, io
+from pipelines.core.stages import StageContext, StageOutput
+from pipelines.core.transforms import top_n
+from pipelines.graph.shared import edges_as_of
 
 
 def _engagements(edges: DataFrame) -> DataFrame:
     return edges.where((F.col("src_type") == "user") & (F.col("dst_type") == "pin")
-                       & F.col("edge_type").isin(*QUERY_EDGE_TYPES))
+                       & F.col("edge_type").isin(*contract.ENGAGEMENT_EDGE_TYPES))
 
 
 def query_pins(edges: DataFrame, per_user: int) -> DataFrame:
     """(user_id, pin_id, weight): each user's heaviest positive pins, weights summing to 1."""
     per_pin = _engagements(edges).groupBy(F.col("src_id").alias("user_id"), F.col("dst_id").alias("pin_id")).agg(
         F.sum("weight").alias("weight"))
-    heaviest = Window.partitionBy("user_id").orderBy(F.desc("weight"), "pin_id")
-    kept = (per_pin.where(F.col("weight") > 0)
-            .withColumn("_n", F.row_number().over(heaviest)).where(F.col("_n") <= per_user).drop("_n"))
+    kept = top_n(per_pin.where(F.col("weight") > 0), "user_id", [F.desc("weight"), "pin_id"], per_user)
     return kept.withColumn("weight", F.col("weight") / F.sum("weight").over(Window.partitionBy("user_id")))
 
 
 def seen_pins(edges: DataFrame) -> DataFrame:
     """(user_id, pin_id) the user engaged with beyond an impression, hides included."""
-    return (_engagements(edges).where(F.col("edge_type").isin(*SEEN_EDGE_TYPES))
+    return (_engagements(edges).where(F.col("edge_type").isin(*contract.SEEN_EDGE_TYPES))
             .select(F.col("src_id").alias("user_id"), F.col("dst_id").alias("pin_id")).distinct())
 
 
-def user_candidates(queries: DataFrame, related: DataFrame, seen: DataFrame, top_n: int) -> DataFrame:
+def user_candidates(queries: DataFrame, related: DataFrame, seen: DataFrame, n: int) -> DataFrame:
     """Compose the query pins' walk visits with the multi-hit boost; keep each user's top N."""
     hits = queries.join(related.select("pin_id", "candidate_pin_id", "visits"), on="pin_id", how="inner")
     scored = (
@@ -62,27 +57,17 @@ def user_candidates(queries: DataFrame, related: DataFrame, seen: DataFrame, top
         .join(seen.withColumnRenamed("pin_id", "candidate_pin_id"), on=["user_id", "candidate_pin_id"],
               how="left_anti")
     )
-    w = Window.partitionBy("user_id").orderBy(F.desc("score"), "candidate_pin_id")
-    return (
-        scored.withColumn("rank", F.row_number().over(w))
-        .where(F.col("rank") <= top_n)
-        .select("user_id", "candidate_pin_id", "rank", "score", "query_pins_hit")
-    )
+    return top_n(scored, "user_id", [F.desc("score"), "candidate_pin_id"], n, rank="rank").select(
+        "user_id", "candidate_pin_id", "rank", "score", "query_pins_hit")
 
 
-def run(spark: SparkSession, ds: str, settings: Settings) -> StageResult:
-    inputs = versions(spark, settings, catalog.GRAPH_EDGES, catalog.RELATED_PINS)
-    engaged = _engagements(edges_as_of(spark, settings, ds)).persist()  # one scan for queries and seen pins
-    queries = query_pins(engaged, settings.query_pins_per_user).persist()
-    related = io.read_table(spark, catalog.RELATED_PINS, settings)
-    io.overwrite(user_candidates(queries, related, seen_pins(engaged), settings.user_candidates_top_n),
-                 catalog.USER_CANDIDATES, settings)
+def run(ctx: StageContext) -> StageOutput:
+    s = ctx.settings
+    engaged = _engagements(edges_as_of(ctx)).persist()  # one scan for queries and seen pins
+    queries = query_pins(engaged, s.query_pins_per_user).persist()
+    written = io.overwrite(user_candidates(queries, ctx.read(catalog.RELATED_PINS), seen_pins(engaged),
+                                           s.user_candidates_top_n), catalog.USER_CANDIDATES, s)
     rows_in = queries.count()
     queries.unpersist()
     engaged.unpersist()
-    return StageResult(
-        stage="user_candidates", ds=ds, rows_in=rows_in,
-        rows_out=io.read_table(spark, catalog.USER_CANDIDATES, settings).count(),
-        input_versions=inputs, output_versions=versions(spark, settings, catalog.USER_CANDIDATES),
-        outputs={catalog.USER_CANDIDATES.name: catalog.USER_CANDIDATES.path(settings)},
-    )
+    return StageOutput(rows_in=rows_in, rows_out=written)

@@ -10,20 +10,65 @@ import json
 import re
 import shutil
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipelines.catalog import Table
-from pipelines.raw_files import RawDay
-from pipelines.settings import Settings
+from pipelines.core.catalog import Table
+from pipelines.core.raw_files import RawDay
+from pipelines.core.settings import Settings, TastegraphError
+from pipelines.core.transforms import first_per_key
 
 
-class MissingInputError(FileNotFoundError):
+class MissingInputError(TastegraphError, FileNotFoundError):
     """An input a stage needs is absent; the message says which and what produces it."""
+
+
+class UndeclaredReadError(RuntimeError):
+    """A stage read a table its declaration does not list: a bug in the stage or its declaration."""
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """What the running stage may read: its inputs at their pinned versions, and its outputs."""
+
+    stage: str
+    inputs: dict[str, int | None]
+    outputs: frozenset[str]
+
+
+_READS: ContextVar[_Reads | None] = ContextVar("tastegraph_stage_reads", default=None)
+
+
+@contextmanager
+def reads_of(stage: str, inputs: dict[str, int | None], outputs: set[str]):
+    """Within the block, reads are checked against the stage's declaration: an input is read
+    at the version pinned at the stage's start (whatever is committed meanwhile), an output at
+    its latest version, and any other table raises UndeclaredReadError."""
+    token = _READS.set(_Reads(stage, dict(inputs), frozenset(outputs)))
+    try:
+        yield
+    finally:
+        _READS.reset(token)
+
+
+def _pinned(table: Table, version: int | None) -> int | None:
+    """The version to read `table` at under the running stage's declaration (or `version`)."""
+    reads = _READS.get()
+    if reads is None:
+        return version
+    if table.name in reads.inputs:
+        return reads.inputs[table.name] if version is None else version
+    if table.name in reads.outputs:
+        return version
+    raise UndeclaredReadError(
+        f"stage {reads.stage} read table {table.name}, which its declaration does not list: add it to the "
+        f"stage's reads in pipelines/registry.py (or stop reading it)")
 
 
 def conform(df: DataFrame, table: Table, extra: tuple[str, ...] = ()) -> DataFrame:
@@ -40,6 +85,7 @@ def table_exists(spark: SparkSession, table: Table, settings: Settings) -> bool:
 
 
 def read_table(spark: SparkSession, table: Table, settings: Settings, version: int | None = None) -> DataFrame:
+    version = _pinned(table, version)
     if not table_exists(spark, table, settings):
         raise MissingInputError(
             f"table {table.zone}.{table.name} does not exist at {table.path(settings)}; "
@@ -52,12 +98,21 @@ def read_table(spark: SparkSession, table: Table, settings: Settings, version: i
 
 
 def read_or_empty(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
-    if table_exists(spark, table, settings):
+    """The table (at its pinned version inside a stage), or no rows when it does not exist yet."""
+    reads = _READS.get()
+    pinned_absent = reads is not None and table.name in reads.inputs and reads.inputs[table.name] is None
+    if table_exists(spark, table, settings) and not pinned_absent:
         return read_table(spark, table, settings)
+    _pinned(table, None)  # an undeclared table still fails loudly
     return spark.createDataFrame([], table.schema)
 
 
 def table_version(spark: SparkSession, table: Table, settings: Settings) -> int | None:
+    """The table's latest version (inside a stage: an input's pinned version), or None."""
+    reads = _READS.get()
+    if reads is not None and table.name in reads.inputs:
+        return reads.inputs[table.name]
+    _pinned(table, None)
     if not table_exists(spark, table, settings):
         return None
     return DeltaTable.forPath(spark, table.path(settings)).history(1).collect()[0]["version"]
@@ -123,6 +178,7 @@ def commit_metadata(spark: SparkSession, metadata: dict):
 
 def last_commit_metadata(spark: SparkSession, table: Table, settings: Settings, field: str):
     """`field` of the newest commit whose userMetadata carries it, or None."""
+    _pinned(table, None)
     if not table_exists(spark, table, settings):
         return None
     history = DeltaTable.forPath(spark, table.path(settings)).history().select("version", "userMetadata")
@@ -138,6 +194,7 @@ def last_commit_metadata(spark: SparkSession, table: Table, settings: Settings, 
 
 def read_changes(spark: SparkSession, table: Table, settings: Settings, start: int, end: int) -> DataFrame:
     """The Change Data Feed of `table` from version `start` to `end` inclusive."""
+    _pinned(table, None)
     return (
         spark.read.format("delta")
         .option("readChangeFeed", "true")
@@ -147,91 +204,110 @@ def read_changes(spark: SparkSession, table: Table, settings: Settings, start: i
     )
 
 
-def _save(df: DataFrame, table: Table, settings: Settings, mode: str, **options: str) -> None:
+def rows_written(spark: SparkSession, table: Table, settings: Settings) -> int:
+    """Rows the table's last commit wrote (Delta's operation metrics: no data is read):
+    inserted plus updated for a MERGE, output rows for a write."""
+    last = DeltaTable.forPath(spark, table.path(settings)).history(1).first()
+    metrics = last["operationMetrics"] or {}
+    if "numTargetRowsInserted" in metrics:
+        return int(metrics["numTargetRowsInserted"]) + int(metrics.get("numTargetRowsUpdated", 0))
+    return int(metrics.get("numOutputRows", 0))
+
+
+def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str, before: int | None,
+                 after: int | None) -> DataFrame:
+    """The rows a run wrote to `table` (the gate validates these), by the table's `written`:
+    its day's rows; the rows its Change Data Feed reports inserted or updated between the
+    versions before and after the run (latest change per key); or the whole table."""
+    if table.written == "ds":
+        return read_table(spark, table, settings, version=after).where(F.col("ds") == F.lit(ds).cast("date"))
+    if table.written == "changes" and before is not None:
+        if after is None or after <= before:
+            return spark.createDataFrame([], table.schema)
+        changes = read_changes(spark, table, settings, before + 1, after).where("_change_type <> 'update_preimage'")
+        latest = first_per_key(changes, list(table.keys), [F.desc("_commit_version")])
+        return latest.where("_change_type <> 'delete'").select(*table.columns)
+    return read_table(spark, table, settings, version=after)
+
+
+def _save(df: DataFrame, table: Table, settings: Settings, mode: str, **options: str) -> int:
     data = conform(df, table)
     ensure_table(data.sparkSession, table, settings)
     data.write.format("delta").mode(mode).options(**options).save(table.path(settings))
+    return rows_written(data.sparkSession, table, settings)
 
 
-def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
-    """Replace the whole table atomically (for derived tables recomputed each run)."""
-    _save(df, table, settings, "overwrite")
+def overwrite(df: DataFrame, table: Table, settings: Settings) -> int:
+    """Replace the whole table atomically (for derived tables recomputed each run); rows written."""
+    return _save(df, table, settings, "overwrite")
 
 
-def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
-    """Atomically replace the rows matching `predicate` (a partition filter) with `df`."""
-    _save(df, table, settings, "overwrite", replaceWhere=predicate)
+def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> int:
+    """Atomically replace the rows matching `predicate` (a partition filter) with `df`; rows written."""
+    return _save(df, table, settings, "overwrite", replaceWhere=predicate)
 
 
-def insert_new(df: DataFrame, table: Table, settings: Settings, prune: str | None = None) -> None:
-    """Insert rows whose keys are absent (MERGE, insert-only). `prune` limits the target scan."""
+def _key_condition(table: Table, prune: str | None) -> str:
+    condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
+    return f"({prune}) AND {condition}" if prune else condition
+
+
+def insert_new(df: DataFrame, table: Table, settings: Settings, prune: str | None = None) -> int:
+    """Insert rows whose keys are absent (MERGE, insert-only). `prune` (SQL on t and s) limits
+    the target scan. Returns rows inserted."""
     data = conform(df, table)
     spark = data.sparkSession
     ensure_table(spark, table, settings)
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
-    if prune:
-        condition = f"({prune}) AND {condition}"
     (
         DeltaTable.forPath(spark, table.path(settings)).alias("t")
-        .merge(data.alias("s"), condition)
+        .merge(data.alias("s"), _key_condition(table, prune))
         .whenNotMatchedInsertAll()
         .execute()
     )
+    return rows_written(spark, table, settings)
 
 
 def upsert(
     df: DataFrame, table: Table, settings: Settings, newer: str, keep_on_update: tuple[str, ...] = ()
-) -> None:
-    """MERGE by key: insert new keys, update a key when `newer` (SQL on t/s) holds.
-
-    Columns in `keep_on_update` keep the target's value (e.g. first_seen).
-    """
-    data = conform(df, table)
-    spark = data.sparkSession
-    ensure_table(spark, table, settings)
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
-    updates = {c: f"s.{c}" for c in table.columns if c not in keep_on_update}
+) -> int:
+    """MERGE by key: insert new keys, update a key when `newer` (SQL on t/s) holds. Columns in
+    `keep_on_update` keep the smaller of target and source (e.g. first_seen). Rows written."""
+    updates: dict[str, str | Column] = {c: F.col(f"s.{c}") for c in table.columns if c not in keep_on_update}
     for c in keep_on_update:
-        updates[c] = f"least(t.{c}, s.{c})"
-    (
-        DeltaTable.forPath(spark, table.path(settings)).alias("t")
-        .merge(data.alias("s"), condition)
-        .whenMatchedUpdate(condition=newer, set=updates)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+        updates[c] = F.least(F.col(f"t.{c}"), F.col(f"s.{c}"))
+    return merge(df, table, settings, updates, update_when=newer)
 
 
-def merge_edges(
+def merge(
     df: DataFrame,
     table: Table,
     settings: Settings,
-    update: dict[str, str],
-    delete_when: str | None = None,
-    update_when: str | None = None,
-    insert_when: str | None = None,
+    update: dict[str, str | Column],
+    delete_when: str | Column | None = None,
+    update_when: str | Column | None = None,
+    insert_when: str | Column | None = None,
     prune: str | None = None,
     extra_columns: tuple[str, ...] = (),
-) -> None:
-    """MERGE by the table's keys: matched rows get `update` (SQL on t/s) when `update_when`
-    holds, or are deleted when `delete_when` holds; new keys are inserted as they are when
-    `insert_when` holds. `prune` (SQL on t) limits the target scan to the partitions concerned;
-    `extra_columns` of the source are kept for the conditions (never written)."""
+) -> int:
+    """MERGE by the table's keys: matched rows get `update` (Columns or SQL on aliases t and s)
+    when `update_when` holds, or are deleted when `delete_when` holds; new keys are inserted as
+    they are when `insert_when` holds. `prune` (SQL on t) limits the target scan to the
+    partitions concerned; `extra_columns` of the source are kept for the conditions (never
+    written). Returns rows inserted plus updated."""
     data = conform(df, table, extra_columns)
     spark = data.sparkSession
     ensure_table(spark, table, settings)
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
-    if prune:
-        condition = f"({prune}) AND {condition}"
-    merge = DeltaTable.forPath(spark, table.path(settings)).alias("t").merge(data.alias("s"), condition)
-    if delete_when:
-        merge = merge.whenMatchedDelete(condition=delete_when)
-    insert = {c: f"s.{c}" for c in table.columns}
-    merge.whenMatchedUpdate(condition=update_when, set=update).whenNotMatchedInsert(
+    builder = DeltaTable.forPath(spark, table.path(settings)).alias("t").merge(data.alias("s"),
+                                                                             _key_condition(table, prune))
+    if delete_when is not None:
+        builder = builder.whenMatchedDelete(condition=delete_when)
+    insert = {c: F.col(f"s.{c}") for c in table.columns}
+    builder.whenMatchedUpdate(condition=update_when, set=update).whenNotMatchedInsert(
         condition=insert_when, values=insert).execute()
+    return rows_written(spark, table, settings)
 
 
-def sync_rows(df: DataFrame, table: Table, settings: Settings, column: str, values: tuple[str, ...]) -> None:
+def sync_rows(df: DataFrame, table: Table, settings: Settings, column: str, values: tuple[str, ...]) -> int:
     """Make the table's rows whose partition `column` is in `values` equal `df`, writing only the
     differences: the diff against those partitions is computed first, then one MERGE pruned to
     them updates changed rows, inserts new ones and deletes rows gone from `df`. Unlike a
@@ -253,8 +329,8 @@ def sync_rows(df: DataFrame, table: Table, settings: Settings, column: str, valu
     diff = joined.where(gone | differs).select(
         *[F.when(gone, F.col(f"c.{c}")).otherwise(F.col(f"n.{c}")).alias(c) for c in table.columns],
         gone.alias("_gone"))
-    merge_edges(diff, table, settings, {c: f"s.{c}" for c in others}, delete_when="s._gone",
-                insert_when="NOT s._gone", prune=f"t.{column} IN ({listed})", extra_columns=("_gone",))
+    return merge(diff, table, settings, {c: F.col(f"s.{c}") for c in others}, delete_when="s._gone",
+                 insert_when="NOT s._gone", prune=f"t.{column} IN ({listed})", extra_columns=("_gone",))
 
 
 def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: str) -> None:
@@ -270,8 +346,8 @@ def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: s
     )
 
 
-def append(df: DataFrame, table: Table, settings: Settings) -> None:
-    _save(df, table, settings, "append")
+def append(df: DataFrame, table: Table, settings: Settings) -> int:
+    return _save(df, table, settings, "append")
 
 
 def _glob_escaped(path: str) -> str:

@@ -28,19 +28,17 @@ import datetime as dt
 import logging
 from typing import Mapping
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipelines import catalog, io
-from pipelines.runs import Laps, StageResult, versions
-from pipelines.settings import Settings
+from pipelines.core import catalog, contract, io
+from pipelines.core.settings import Settings
+from pipelines.core.stages import StageContext, StageOutput
+from pipelines.core.transforms import top_n
+from pipelines.graph.shared import decay, decayed, type_weight
 
 log = logging.getLogger(__name__)
 
-ENGAGEMENT_TYPES = ("impression", "closeup", "click", "save", "hide")
-COENGAGEMENT_TYPES = ("closeup", "click", "save")
-EVENT_EDGE_TYPES = (*ENGAGEMENT_TYPES, "merchant_click", "saved_to", "follows", "co_engaged")
-DIMENSION_EDGE_TYPES = ("owns", "pin_interest", "board_interest")
 KEY = ("src_type", "src_id", "dst_type", "dst_id", "edge_type")
 FOLD_MARK = "graph_edge_days_version"
 NODE_FOLD_MARK = "graph_edges_version"
@@ -49,28 +47,9 @@ NODE_FOLD_MARK = "graph_edges_version"
 def engagement_type() -> Column:
     """The edge type of an engagement event: a click that went to a merchant is its own type."""
     return F.when(
-        (F.col("event_type") == "click") & F.coalesce(F.col("is_merchant"), F.lit(False)), F.lit("merchant_click")
+        (F.col("event_type") == "click") & F.coalesce(F.col("is_merchant"), F.lit(False)),
+        F.lit(contract.MERCHANT_CLICK),
     ).otherwise(F.col("event_type"))
-
-
-def type_weight(edge_type: Column, weights: Mapping[str, float]) -> Column:
-    expr = F.lit(0.0)
-    for name, weight in sorted(weights.items()):
-        expr = F.when(edge_type == name, F.lit(float(weight))).otherwise(expr)
-    return expr
-
-
-def decay(days: Column, half_life_days: float) -> Column:
-    return F.pow(F.lit(0.5), days.cast("double") / F.lit(float(half_life_days)))
-
-
-def weight_as_of(edges: DataFrame, as_of: str, half_life_days: float) -> DataFrame:
-    """Edges with `weight` decayed to `as_of` (dimension edges are not decayed)."""
-    day = F.lit(dt.date.fromisoformat(as_of))
-    decayed = F.col("weight") * decay(F.datediff(day, F.col("weight_date")), half_life_days)
-    return edges.withColumn(
-        "weight", F.when(F.col("edge_type").isin(*EVENT_EDGE_TYPES), decayed).otherwise(F.col("weight"))
-    ).withColumn("weight_date", F.when(F.col("edge_type").isin(*EVENT_EDGE_TYPES), day).otherwise(F.col("weight_date")))
 
 
 def _edge_rows(df: DataFrame, src_type: str, src: str, dst_type: str, dst: str, edge_type: Column) -> DataFrame:
@@ -89,13 +68,13 @@ def session_pairs(events: DataFrame, session_pin_cap: int) -> DataFrame:
     session cannot blow the pair count up quadratically.
     """
     engaged = (
-        events.where(F.col("event_type").isin(*COENGAGEMENT_TYPES) & F.col("session_id").isNotNull()
+        events.where(F.col("event_type").isin(*contract.COENGAGEMENT_EVENT_TYPES) & F.col("session_id").isNotNull()
                      & F.col("pin_id").isNotNull())
         .groupBy("session_id", "event_date", "pin_id")
         .agg(F.min("event_time").alias("event_time"))
     )
-    sample = Window.partitionBy("session_id", "event_date").orderBy(F.xxhash64("session_id", "pin_id"), "pin_id")
-    capped = engaged.withColumn("_n", F.row_number().over(sample)).where(F.col("_n") <= session_pin_cap)
+    capped = top_n(engaged, ["session_id", "event_date"], [F.xxhash64("session_id", "pin_id"), "pin_id"],
+                   session_pin_cap)
     a, b = capped.alias("a"), capped.alias("b")
     pairs = a.join(
         b,
@@ -113,15 +92,15 @@ def session_pairs(events: DataFrame, session_pin_cap: int) -> DataFrame:
 
 def edge_days(events: DataFrame, session_pin_cap: int) -> DataFrame:
     """Event-derived edges per event date: count and first/last seen."""
-    engagement = events.where(F.col("event_type").isin(*ENGAGEMENT_TYPES) & F.col("pin_id").isNotNull())
+    engagement = events.where(F.col("event_type").isin(*contract.PIN_EVENT_TYPES) & F.col("pin_id").isNotNull())
     saves = events.where((F.col("event_type") == "save") & F.col("board_id").isNotNull())
     follows = events.where((F.col("event_type") == "follow") & F.col("board_id").isNotNull())
     rows = (
         _edge_rows(engagement, "user", "user_id", "pin", "pin_id", engagement_type())
-        .unionByName(_edge_rows(saves, "pin", "pin_id", "board", "board_id", F.lit("saved_to")))
-        .unionByName(_edge_rows(follows, "user", "user_id", "board", "board_id", F.lit("follows")))
+        .unionByName(_edge_rows(saves, "pin", "pin_id", "board", "board_id", F.lit(contract.SAVED_TO)))
+        .unionByName(_edge_rows(follows, "user", "user_id", "board", "board_id", F.lit(contract.FOLLOWS)))
         .unionByName(_edge_rows(session_pairs(events, session_pin_cap), "pin", "pin_a", "pin", "pin_b",
-                                F.lit("co_engaged")))
+                                F.lit(contract.CO_ENGAGED)))
     )
     return rows.groupBy("event_date", *KEY).agg(
         F.count("*").alias("event_count"),
@@ -172,17 +151,17 @@ def dimension_edges(pins: DataFrame, boards: DataFrame) -> DataFrame:
     owns = boards.where(F.col("owner_id").isNotNull()).select(
         F.lit("user").alias("src_type"), F.col("owner_id").alias("src_id"),
         F.lit("board").alias("dst_type"), F.col("board_id").alias("dst_id"),
-        F.lit("owns").alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
+        F.lit(contract.OWNS).alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
     )
     annotations = pins.select("pin_id", "first_seen", "last_seen", F.explode("interests").alias("a")).select(
         F.lit("pin").alias("src_type"), F.col("pin_id").alias("src_id"),
         F.lit("interest").alias("dst_type"), F.col("a.interest").alias("dst_id"),
-        F.lit("pin_interest").alias("edge_type"), F.col("a.score").alias("weight"), "first_seen", "last_seen",
+        F.lit(contract.PIN_INTEREST).alias("edge_type"), F.col("a.score").alias("weight"), "first_seen", "last_seen",
     )
     categories = boards.where(F.col("category").isNotNull()).select(
         F.lit("board").alias("src_type"), F.col("board_id").alias("src_id"),
         F.lit("interest").alias("dst_type"), F.col("category").alias("dst_id"),
-        F.lit("board_interest").alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
+        F.lit(contract.BOARD_INTEREST).alias("edge_type"), F.lit(1.0).alias("weight"), "first_seen", "last_seen",
     )
     return owns.unionByName(annotations).unionByName(categories).select(
         *KEY, F.lit(0).cast("long").alias("event_count"), "weight",
@@ -245,25 +224,28 @@ def fold_nodes(spark: SparkSession, settings: Settings) -> None:
         exact = lost.join(nodes_of(edges, only=lost), on=["node_type", "node_id"], how="left").fillna(
             {"degree": 0}).withColumn("reset", F.lit(True))
         changes = changes.where(~F.col("reset")).unionByName(exact)
-    degree = "CASE WHEN s.reset THEN s.degree ELSE t.degree + s.degree END"
+    t, src = (lambda c: F.col(f"t.{c}")), (lambda c: F.col(f"s.{c}"))
+    reset = src("reset")
+    degree = F.when(reset, src("degree")).otherwise(t("degree") + src("degree"))
     with io.commit_metadata(spark, {NODE_FOLD_MARK: current}):
-        io.merge_edges(changes, catalog.GRAPH_NODES, settings, {
+        io.merge(changes, catalog.GRAPH_NODES, settings, {
             "degree": degree,
-            "first_seen": "CASE WHEN s.reset THEN s.first_seen ELSE least(t.first_seen, s.first_seen) END",
-            "last_seen": "CASE WHEN s.reset THEN s.last_seen ELSE greatest(t.last_seen, s.last_seen) END",
-        }, delete_when=f"{degree} <= 0",
-            update_when="s.reset OR s.degree <> 0 OR s.first_seen < t.first_seen OR s.last_seen > t.last_seen",
-            insert_when="s.degree > 0", extra_columns=("reset",))
+            "first_seen": F.when(reset, src("first_seen")).otherwise(F.least(t("first_seen"), src("first_seen"))),
+            "last_seen": F.when(reset, src("last_seen")).otherwise(F.greatest(t("last_seen"), src("last_seen"))),
+        }, delete_when=degree <= 0,
+            update_when=reset | (src("degree") != 0) | (src("first_seen") < t("first_seen"))
+            | (src("last_seen") > t("last_seen")),
+            insert_when=src("degree") > 0, extra_columns=("reset",))
     changes.unpersist()
 
 
-def _dates_to_recompute(spark: SparkSession, ds: str, settings: Settings, through: str | None) -> list[str]:
+def _dates_to_recompute(ctx: StageContext) -> list[str]:
     """The event dates the ingest of ds (or of ds..through) touched; ds itself when unknown."""
-    last = through or ds
-    touched = io.read_or_empty(spark, catalog.TOUCHED_DATES, settings).where(
-        F.col("ds").between(F.lit(ds).cast("date"), F.lit(last).cast("date")))
+    last = ctx.through or ctx.ds
+    touched = ctx.read_or_empty(catalog.TOUCHED_DATES).where(
+        F.col("ds").between(F.lit(ctx.ds).cast("date"), F.lit(last).cast("date")))
     dates = sorted({r["event_date"].isoformat() for r in touched.select("event_date").distinct().collect()})
-    return dates or [ds]
+    return dates or [ctx.ds]
 
 
 def _in_types(types) -> str:
@@ -271,7 +253,10 @@ def _in_types(types) -> str:
 
 
 def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
-    """Fold every graph_edge_days change not yet folded into graph_edges (one MERGE). Returns edges changed."""
+    """Fold every graph_edge_days change not yet folded into graph_edges (one MERGE). Returns edges changed.
+
+    A row's weight stated at t.weight_date and the change's at s.weight_date are both decayed
+    to the later date and added (the same `decayed` as weight_as_of)."""
     current = io.table_version(spark, catalog.GRAPH_EDGE_DAYS, settings)
     folded = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
     start = 0 if folded is None else int(folded) + 1
@@ -280,65 +265,52 @@ def fold(spark: SparkSession, settings: Settings, as_of: str) -> int:
     net = net_changes(io.read_changes(spark, catalog.GRAPH_EDGE_DAYS, settings, start, current)).persist()
     latest = net.agg(F.max("event_date").alias("d")).first()["d"]
     fold_date = max(dt.date.fromisoformat(as_of), latest) if latest else dt.date.fromisoformat(as_of)
-    deltas = edge_deltas(net, fold_date, settings.edge_type_weights, settings.decay_half_life_days).persist()
+    h = settings.decay_half_life_days
+    deltas = edge_deltas(net, fold_date, settings.edge_type_weights, h).persist()
     types = sorted(r["edge_type"] for r in deltas.select("edge_type").distinct().collect())
     changed = deltas.count()
-    h = f"CAST({float(settings.decay_half_life_days)!r} AS DOUBLE)"  # a bare 14.0 would be a DECIMAL
-    new_date = "greatest(t.weight_date, s.weight_date)"
-    merged_weight = (
-        f"t.weight * pow(0.5, datediff({new_date}, t.weight_date) / {h}) "
-        f"+ s.weight * pow(0.5, datediff({new_date}, s.weight_date) / {h})"
-    )
+    t, src = (lambda c: F.col(f"t.{c}")), (lambda c: F.col(f"s.{c}"))
+    new_date = F.greatest(t("weight_date"), src("weight_date"))
     with io.commit_metadata(spark, {FOLD_MARK: current}):
-        io.merge_edges(deltas, catalog.GRAPH_EDGES, settings, {
-            "event_count": "t.event_count + s.event_count",
-            "weight": merged_weight,
+        io.merge(deltas, catalog.GRAPH_EDGES, settings, {
+            "event_count": t("event_count") + src("event_count"),
+            "weight": decayed(t("weight"), t("weight_date"), new_date, h)
+            + decayed(src("weight"), src("weight_date"), new_date, h),
             "weight_date": new_date,
-            "first_seen": "least(t.first_seen, s.first_seen)",
-            "last_seen": "greatest(t.last_seen, s.last_seen)",
-        }, delete_when="t.event_count + s.event_count <= 0", prune=_in_types(types or EVENT_EDGE_TYPES))
+            "first_seen": F.least(t("first_seen"), src("first_seen")),
+            "last_seen": F.greatest(t("last_seen"), src("last_seen")),
+        }, delete_when=t("event_count") + src("event_count") <= 0,
+            prune=_in_types(types or contract.EVENT_EDGE_TYPES))
     net.unpersist()
     deltas.unpersist()
     return changed
 
 
-def run(spark: SparkSession, ds: str, settings: Settings, through: str | None = None) -> StageResult:
+def run(ctx: StageContext) -> StageOutput:
     """Recompute the touched dates' edge contributions, fold them into the state, then the nodes.
 
-    `through` widens the run to the touched dates of every ingested day from ds to through
-    (one run for a range of days gives the same edges as one run per day).
+    With `through` (a range run), the touched dates of every ingested day from ds to through
+    are processed at once: one run for a range of days gives the same edges as one run per day.
     """
-    lap = Laps()
-    inputs = versions(spark, settings, catalog.SILVER_EVENTS, catalog.SILVER_PINS, catalog.SILVER_BOARDS)
-    dates = _dates_to_recompute(spark, ds, settings, through)
-    events = io.read_table(spark, catalog.SILVER_EVENTS, settings, version=inputs.get("events")).where(
-        F.col("event_date").isin(*[dt.date.fromisoformat(d) for d in dates]))
+    spark, settings = ctx.spark, ctx.settings
+    dates = _dates_to_recompute(ctx)
+    events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*[dt.date.fromisoformat(d) for d in dates]))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
                        f"event_date IN ({in_dates})")
-    log.info("graph %s: recomputed edge contributions of %s", ds, dates)
-    lap("edge_days")
-    changed = fold(spark, settings, through or ds)
-    lap("fold_edges")
-    pins = io.read_or_empty(spark, catalog.SILVER_PINS, settings)
-    boards = io.read_or_empty(spark, catalog.SILVER_BOARDS, settings)
+    log.info("graph %s: recomputed edge contributions of %s", ctx.ds, dates)
+    ctx.laps("edge_days")
+    changed = fold(spark, settings, ctx.through or ctx.ds)
+    ctx.laps("fold_edges")
     fold_mark = io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, FOLD_MARK)
+    dimensions = dimension_edges(ctx.read_or_empty(catalog.SILVER_PINS), ctx.read_or_empty(catalog.SILVER_BOARDS))
     with io.commit_metadata(spark, {FOLD_MARK: fold_mark}):
-        io.sync_rows(dimension_edges(pins, boards), catalog.GRAPH_EDGES, settings, "edge_type", DIMENSION_EDGE_TYPES)
-    lap("sync_dimension_edges")
+        io.sync_rows(dimensions, catalog.GRAPH_EDGES, settings, "edge_type", contract.DIMENSION_EDGE_TYPES)
+    ctx.laps("sync_dimension_edges")
     fold_nodes(spark, settings)
-    lap("fold_nodes")
-    edges = io.read_table(spark, catalog.GRAPH_EDGES, settings)
-
-    counts = {r["edge_type"]: r["n"] for r in edges.groupBy("edge_type").agg(F.count("*").alias("n")).collect()}
-    outputs = (catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES)
-    return StageResult(
-        stage="graph",
-        ds=ds,
+    ctx.laps("fold_nodes")
+    return StageOutput(
         rows_in=events.count(),
-        rows_out=sum(counts.values()),
-        input_versions=inputs,
-        output_versions=versions(spark, settings, *outputs),
-        outputs={t.name: t.path(settings) for t in outputs},
-        details={"recomputed_dates": dates, "edges_changed": changed, "edges_by_type": counts, "step_seconds": lap.steps},
+        rows_out=ctx.read(catalog.GRAPH_EDGES).count(),  # answered from the Delta log's statistics
+        details={"recomputed_dates": dates, "edges_changed": changed},
     )

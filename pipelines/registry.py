@@ -1,0 +1,49 @@
+"""Every stage, declared once and in run order: its function, the tables it reads and writes,
+and the suites that gate what it writes. The flow, spark-submit (`pipelines/jobs.py`), the CLI,
+the benchmarks and the tests all iterate over `STAGES`. Adding a stage means writing its
+function and one declaration here (and a suite for each table it writes, in
+`expectations/suites.py`).
+"""
+from __future__ import annotations
+
+from pipelines.core import catalog as c
+from pipelines.core.stages import Stage
+from pipelines.features import stats
+from pipelines.graph import edges, pin_pin, related_pins, user_candidates
+from pipelines.ingest import stage as ingest
+
+
+def _suites(*tables: c.Table) -> dict[str, str]:
+    """Each table gated by its own versioned suite, named after it."""
+    return {t.name: f"{t.name}_v1" for t in tables}
+
+
+INGEST_WRITES = (c.BRONZE_BOARDS, c.BRONZE_PINS, c.BRONZE_EVENTS, c.QUARANTINE, c.SILVER_BOARDS, c.SILVER_PINS,
+                 c.SILVER_EVENTS, c.TOUCHED_DATES)
+GRAPH_WRITES = (c.GRAPH_EDGE_DAYS, c.GRAPH_EDGES, c.GRAPH_NODES)
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", ingest.run, reads=(), writes=INGEST_WRITES, suites=_suites(*INGEST_WRITES),
+          description="raw logs -> bronze + quarantine -> silver events, pins, boards"),
+    Stage("graph", edges.run, reads=(c.SILVER_EVENTS, c.SILVER_PINS, c.SILVER_BOARDS, c.TOUCHED_DATES),
+          writes=GRAPH_WRITES, suites=_suites(*GRAPH_WRITES), takes_range=True,
+          description="decayed taste-graph edges and nodes, folded incrementally"),
+    Stage("pin_pin", pin_pin.run, reads=(c.GRAPH_EDGES, c.SILVER_PINS), writes=(c.PIN_PIN_EDGES,),
+          suites=_suites(c.PIN_PIN_EDGES), description="each pin's top-K co-saved and co-engaged pins"),
+    Stage("related_pins", related_pins.run, reads=(c.GRAPH_EDGES, c.SILVER_PINS), writes=(c.RELATED_PINS,),
+          suites=_suites(c.RELATED_PINS), description="each pin's top-N candidates from seeded Pixie walks"),
+    Stage("user_candidates", user_candidates.run, reads=(c.GRAPH_EDGES, c.RELATED_PINS),
+          writes=(c.USER_CANDIDATES,), suites=_suites(c.USER_CANDIDATES),
+          description="each user's top-N pins from multi-query walks of their engaged pins"),
+    Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS,), writes=(c.PIN_STATS, c.USER_STATS),
+          suites=_suites(c.PIN_STATS, c.USER_STATS), description="daily pin and user statistics snapshots"),
+)
+
+BY_NAME = {stage.name: stage for stage in STAGES}
+
+
+def stage(name: str) -> Stage:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no stage named {name!r}; stages: {', '.join(BY_NAME)}") from None

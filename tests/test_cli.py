@@ -1,0 +1,103 @@
+"""The `tastegraph` command as a user meets it: a problem they can fix is one `tastegraph: ...`
+line and a non-zero exit, never a traceback, and usage errors come before the slow imports."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TASTEGRAPH = str(Path(sys.executable).parent / "tastegraph")
+HEAVY = ("pyspark", "prefect", "feast", "great_expectations", "delta")
+
+
+def tastegraph(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TASTEGRAPH_")}
+    return subprocess.run([TASTEGRAPH, *args], env={**clean, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(done: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    assert done.returncode == code, (done.returncode, done.stdout[-1500:], done.stderr[-3000:])
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
+    # spark-submit merges the driver's stderr into its stdout
+    stream = done.stderr if "tastegraph: " in done.stderr else done.stdout
+    lines = stream.strip().splitlines()
+    last = lines[-1]
+    assert last.startswith("tastegraph: "), lines
+    assert sum(line.startswith("tastegraph: ") for line in lines) == 1, lines
+    for word in words:
+        assert word in last, (word, last)
+    return last
+
+
+def test_usage_errors_come_before_the_slow_imports():
+    probe = (
+        "import sys\nfrom flows import cli\n"
+        "try:\n    cli.main(['run'])\nexcept SystemExit as exc:\n    print(exc.code)\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[:2] == ["2", "[]"], done.stdout + done.stderr
+    assert done.stderr.strip() == ("tastegraph: one of the arguments --demo --ds --start is required "
+                                   "(see `tastegraph run --help`)")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--start", "2026-01-02", "--end", "2026-01-01"], ["--end 2026-01-01 is before --start 2026-01-02"]),
+    (["run", "--start", "2026-01-02"], ["--end"]),
+    (["run", "--ds", "2026-02-30"], ["2026-02-30"]),
+    (["lookup", "--user", "u1", "--pins", "p1, p2"], ["comma-separated pin ids"]),
+    (["lookup", "--user", "u1", "--pins", "p1;p2"], ["comma-separated pin ids"]),
+    (["submit", "no_such_stage", "--ds", "2026-01-01"], ["no_such_stage", "ingest"]),
+])
+def test_bad_arguments_are_one_line(tmp_path, args, words):
+    (tmp_path / "lake").mkdir()
+    one_line_error(tastegraph(*args, "--lake", str(tmp_path / "lake")), 2, *words)
+
+
+@pytest.mark.parametrize("command", [["run", "--ds", "2026-01-01"], ["lookup", "--user", "u1"]])
+def test_a_lake_that_does_not_exist_is_an_error_not_a_new_lake(tmp_path, command):
+    missing = tmp_path / "no-lake"
+    one_line_error(tastegraph(*command, "--lake", str(missing)), 2, str(missing), "does not exist")
+    assert not missing.exists()
+
+
+def test_a_bad_setting_names_its_source(tmp_path):
+    (tmp_path / "lake").mkdir()
+    done = tastegraph("run", "--ds", "2026-01-01", "--lake", str(tmp_path / "lake"),
+                      env={"TASTEGRAPH_WALK_LENGTH": "2.7"})
+    one_line_error(done, 2, "TASTEGRAPH_WALK_LENGTH", "2.7")
+    config = tmp_path / "bad.toml"
+    config.write_text("coengaged_weight = -5\n")
+    done = tastegraph("run", "--ds", "2026-01-01", "--lake", str(tmp_path / "lake"), "--config", str(config))
+    one_line_error(done, 2, "coengaged_weight", str(config))
+
+
+def test_lookup_before_any_run_says_what_to_do(tmp_path):
+    (tmp_path / "lake").mkdir()
+    one_line_error(tastegraph("lookup", "--user", "u1", "--lake", str(tmp_path / "lake")), 2, "tastegraph run")
+
+
+def test_a_day_without_raw_logs_is_one_line(tmp_path):
+    lake = tmp_path / "lake"
+    (lake / "raw" / "events").mkdir(parents=True)
+    done = tastegraph("run", "--ds", "2026-01-01", "--lake", str(lake), timeout=600)
+    one_line_error(done, 1, "2026-01-01", "raw")
+
+
+def test_a_missing_input_table_under_spark_submit_is_one_line(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    done = tastegraph("submit", "pin_pin", "--ds", "2026-01-01", "--lake", str(lake), timeout=600)
+    one_line_error(done, 1, "graph_edges", "tastegraph stages")
+
+
+def test_settings_and_stages_list_what_there_is():
+    from pipelines.core.settings import FIELDS
+    from pipelines.registry import STAGES
+
+    listed = tastegraph("settings").stdout
+    assert all(name in listed for name in FIELDS)
+    stages = tastegraph("stages").stdout
+    assert [line.split()[0] for line in stages.splitlines() if not line.startswith(" ")] == [s.name for s in STAGES]

@@ -1,0 +1,75 @@
+"""The registry and the runner: one declaration per stage, inputs pinned at the start of a
+stage, and reads of undeclared tables refused."""
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+
+from pipelines.core import catalog, io
+from pipelines.core.settings import load_settings
+from pipelines.core.stages import Stage, StageOutput, run_stage
+from pipelines.registry import STAGES
+from pipelines.synthetic.generate import GenerateConfig, generate
+from tests.conftest import rows, run
+
+DS = "2026-01-01"
+
+
+@pytest.fixture(scope="module")
+def graph_lake(spark, tmp_path_factory):
+    settings = load_settings(env={}, lake_root=tmp_path_factory.mktemp("stages") / "lake", shuffle_partitions=2)
+    generate(GenerateConfig(out=settings.raw_dir, users=60, pins=240, days=1, events_per_day=4000, seed=11,
+                            start_date=dt.date(2026, 1, 1)))
+    run(spark, settings, "ingest", DS)
+    run(spark, settings, "graph", DS)
+    return settings
+
+
+def test_registry_declares_every_table_once_in_an_order_that_runs():
+    written = [t.name for s in STAGES for t in s.writes]
+    assert len(written) == len(set(written)), "two stages write one table"
+    produced: set[str] = set()
+    for stage in STAGES:
+        assert {t.name for t in stage.reads} <= produced, f"{stage.name} reads a table no earlier stage writes"
+        assert set(stage.suites) == {t.name for t in stage.writes}, f"{stage.name} leaves a table ungated"
+        produced |= {t.name for t in stage.writes}
+
+
+def test_a_stage_cannot_read_a_table_it_did_not_declare(spark, graph_lake):
+    sneaky = Stage("sneaky", lambda ctx: StageOutput(rows_in=ctx.read(catalog.SILVER_PINS).count()),
+                   reads=(catalog.GRAPH_EDGES,), writes=())
+    with pytest.raises(io.UndeclaredReadError, match="sneaky read table pins"):
+        run_stage(sneaky, DS, graph_lake, spark)
+    failed = io.read_table(spark, catalog.PIPELINE_RUNS, graph_lake).where("stage = 'sneaky'").collect()
+    assert [r["status"] for r in failed] == ["failed"]
+
+
+def test_a_commit_during_a_stage_is_not_read_and_not_recorded(spark, graph_lake):
+    """pin_pin, run as declared, except that graph_edges is emptied (a new commit) after the
+    runner pinned it and before the stage reads it: the stage still reads, and records, the
+    pinned version, so its output equals an undisturbed run."""
+    settings = graph_lake
+    undisturbed = run(spark, settings, "pin_pin", DS)
+    expected = rows(io.read_table(spark, catalog.PIN_PIN_EDGES, settings), "pin_id", "rank")
+    assert expected, "the fixture must give pin_pin something to do"
+    pinned = io.table_version(spark, catalog.GRAPH_EDGES, settings)
+    assert undisturbed.input_versions["graph_edges"] == pinned
+
+    real = next(s for s in STAGES if s.name == "pin_pin")
+
+    def commit_then_run(ctx):
+        empty = spark.createDataFrame([], catalog.GRAPH_EDGES.schema)
+        io.overwrite(empty, catalog.GRAPH_EDGES, settings)  # a concurrent writer commits
+        return real.run(ctx)
+
+    disturbed = run_stage(dataclasses.replace(real, run=commit_then_run), DS, settings, spark)
+    assert io.table_version(spark, catalog.GRAPH_EDGES, settings) == pinned + 1
+    assert io.read_table(spark, catalog.GRAPH_EDGES, settings).count() == 0
+    assert disturbed.input_versions["graph_edges"] == pinned
+    assert rows(io.read_table(spark, catalog.PIN_PIN_EDGES, settings), "pin_id", "rank") == expected
+    recorded = io.read_table(spark, catalog.PIPELINE_RUNS, settings).where("stage = 'pin_pin'").orderBy(
+        "started_at").collect()[-1]
+    assert recorded["input_versions"]["graph_edges"] == pinned
+    assert recorded["output_versions"]["pin_pin_edges"] == disturbed.output_versions["pin_pin_edges"]
+    assert json.loads(recorded["details"])["pair_cost_sum_min_degree_cap_squared"] > 0
