@@ -77,11 +77,12 @@ def cmd_generate(args) -> int:
 
 def print_summary(results) -> None:
     print()
-    print(f"{'stage':<16}{'ds':<12}{'rows in':>12}{'rows out':>12}{'seconds':>10}")
+    width = max([len("stage"), *(len(r.stage) for r in results)]) + 2
+    print(f"{'stage':<{width}}{'ds':<12}{'rows in':>12}{'rows out':>12}{'seconds':>10}")
     for r in results:
-        print(f"{r.stage:<16}{r.ds:<12}{r.rows_in:>12,}{r.rows_out:>12,}{r.seconds:>10.1f}")
+        print(f"{r.stage:<{width}}{r.ds:<12}{r.rows_in:>12,}{r.rows_out:>12,}{r.seconds:>10.1f}")
     total = sum(r.seconds for r in results)
-    print(f"{'total':<16}{'':<12}{'':>12}{'':>12}{total:>10.1f}")
+    print(f"{'total':<{width}}{'':<12}{'':>12}{'':>12}{total:>10.1f}")
 
 
 def _fmt(value) -> str:
@@ -131,9 +132,25 @@ def _days(args) -> tuple[str, str]:
     return args.start.isoformat(), args.end.isoformat()
 
 
+def _check_raw_logs(settings, start: str, end: str) -> None:
+    """Every day of the range has raw events, before anything slow starts."""
+    from pipelines.core.raw_files import has_input
+
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    missing = [d.isoformat() for d in days if not has_input(settings.raw_dir, "events", d.isoformat())]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise UsageError(
+            f"no raw events for {shown} under {settings.raw_dir / 'events'} (expected dt=YYYY-MM-DD/*.jsonl.gz): "
+            f"generate logs with `tastegraph generate --out {settings.raw_dir}` or set TASTEGRAPH_RAW_ROOT")
+
+
 def cmd_run(args) -> int:
     settings = _settings(args, must_exist=not args.demo)
     start, end = (None, None) if args.demo else _days(args)
+    if not args.demo:
+        _check_raw_logs(settings, start, end)
     settings.lake_root.mkdir(parents=True, exist_ok=True)
     from flows import console
 

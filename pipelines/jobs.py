@@ -21,7 +21,6 @@ from pipelines.core.spark import get_spark
 from pipelines.core.stages import run_stage
 from pipelines.registry import BY_NAME
 
-
 REPORTED_CONF = ("spark.sql.session.timeZone", "spark.sql.shuffle.partitions")
 
 

@@ -79,18 +79,36 @@ def test_lookup_before_any_run_says_what_to_do(tmp_path):
     one_line_error(tastegraph("lookup", "--user", "u1", "--lake", str(tmp_path / "lake")), 2, "tastegraph run")
 
 
-def test_a_day_without_raw_logs_is_one_line(tmp_path):
+def test_days_without_raw_logs_are_one_line_before_anything_starts(tmp_path):
     lake = tmp_path / "lake"
-    (lake / "raw" / "events").mkdir(parents=True)
-    done = tastegraph("run", "--ds", "2026-01-01", "--lake", str(lake), timeout=600)
-    one_line_error(done, 1, "2026-01-01", "raw")
+    (lake / "raw" / "events" / "dt=2026-01-01").mkdir(parents=True)
+    (lake / "raw" / "events" / "dt=2026-01-01" / "part-0.jsonl.gz").write_bytes(b"")
+    (lake / "raw" / "events" / "dt=2026-01-02").mkdir(parents=True)
+    (lake / "raw" / "events" / "dt=2026-01-02" / "notes.txt").write_text("not input")
+    done = tastegraph("run", "--start", "2026-01-01", "--end", "2026-01-03", "--lake", str(lake))
+    last = one_line_error(done, 2, "no raw events for 2026-01-02, 2026-01-03", "tastegraph generate")
+    assert "2026-01-01," not in last
+    assert not (lake / "_logs").exists(), "nothing started"
 
 
-def test_a_missing_input_table_under_spark_submit_is_one_line(tmp_path):
+def test_a_missing_input_table_is_one_line_from_the_spark_submit_entry_point(spark, tmp_path, capsys):
+    """pipelines/jobs.py, run in this process (it joins the session as it does under spark-submit)."""
+    from pipelines import jobs
+
     lake = tmp_path / "lake"
     lake.mkdir()
-    done = tastegraph("submit", "pin_pin", "--ds", "2026-01-01", "--lake", str(lake), timeout=600)
-    one_line_error(done, 1, "graph_edges", "tastegraph stages")
+    code = jobs.main(["pin_pin", "--ds", "2026-01-01", "--config", str(_config(tmp_path, lake))])
+    captured = capsys.readouterr()
+    assert code == 1
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("tastegraph: table gold.graph_edges does not exist"), captured.err
+    assert "tastegraph stages" in last
+
+
+def _config(tmp_path, lake):
+    config = tmp_path / "settings.toml"
+    config.write_text(f'lake_root = "{lake}"\nshuffle_partitions = 2\n')
+    return config
 
 
 def test_settings_and_stages_list_what_there_is():

@@ -29,16 +29,17 @@ TIMESTAMP_PATTERN = (r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):(
                      r"(?:Z|\+00:00)$")
 
 # --- event types and the edges they become ------------------------------------------------
-EVENT_TYPES = ("impression", "closeup", "click", "save", "hide", "follow")
-PIN_EVENT_TYPES = ("impression", "closeup", "click", "save", "hide")  # these need a pin_id
-BOARD_EVENT_TYPES = ("save", "follow")                                 # these need a board_id
-COENGAGEMENT_EVENT_TYPES = ("closeup", "click", "save")               # pair pins engaged in one session
+IMPRESSION, CLOSEUP, CLICK, SAVE, HIDE, FOLLOW = "impression", "closeup", "click", "save", "hide", "follow"
+EVENT_TYPES = (IMPRESSION, CLOSEUP, CLICK, SAVE, HIDE, FOLLOW)
+PIN_EVENT_TYPES = (IMPRESSION, CLOSEUP, CLICK, SAVE, HIDE)  # these need a pin_id
+BOARD_EVENT_TYPES = (SAVE, FOLLOW)                          # these need a board_id
+COENGAGEMENT_EVENT_TYPES = (CLOSEUP, CLICK, SAVE)           # pair pins engaged in one session
 
 # The taste graph's edge types. user -> pin edges are named after the event type, except a
 # click that went to a merchant, which is its own type.
 MERCHANT_CLICK = "merchant_click"
-ENGAGEMENT_EDGE_TYPES = ("impression", "closeup", "click", MERCHANT_CLICK, "save", "hide")  # user -> pin
-SEEN_EDGE_TYPES = tuple(t for t in ENGAGEMENT_EDGE_TYPES if t != "impression")     # engaged beyond a look
+ENGAGEMENT_EDGE_TYPES = (IMPRESSION, CLOSEUP, CLICK, MERCHANT_CLICK, SAVE, HIDE)  # user -> pin
+SEEN_EDGE_TYPES = tuple(t for t in ENGAGEMENT_EDGE_TYPES if t != IMPRESSION)     # engaged beyond a look
 SAVED_TO, FOLLOWS, CO_ENGAGED = "saved_to", "follows", "co_engaged"   # pin -> board, user -> board, pin -> pin
 EVENT_EDGE_TYPES = (*ENGAGEMENT_EDGE_TYPES, SAVED_TO, FOLLOWS, CO_ENGAGED)      # decayed, from events
 OWNS, PIN_INTEREST, BOARD_INTEREST = "owns", "pin_interest", "board_interest"

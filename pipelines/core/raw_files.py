@@ -109,6 +109,13 @@ def inspect(path: str) -> Damage | int:
     return Damage(path, decoded.error or CORRUPT_FILE, tuple(lines), fragment, decoded.size, decoded.message)
 
 
+def has_input(raw_dir: Path, stream: str, ds: str) -> bool:
+    """Whether a day of a stream has at least one input file (a cheap check before a run)."""
+    folder = raw_dir / stream / f"dt={ds}"
+    return folder.is_dir() and any(
+        e.is_file() and e.name.endswith(FILE_SUFFIX) and not e.name.startswith((".", "_")) for e in folder.iterdir())
+
+
 def list_day(raw_dir: Path, stream: str, ds: str, threads: int = 4) -> RawDay:
     """The input files of one stream and day, each checked for damage."""
     folder = (raw_dir / stream / f"dt={ds}").resolve()

@@ -10,7 +10,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.core import catalog, io
+from pipelines.core import catalog, contract, io
 from pipelines.core.stages import StageContext, StageOutput
 
 # The window is part of the features' meaning (the `_7d` names, feature views `_v1`):
@@ -42,10 +42,10 @@ def pin_stats(events: DataFrame, ds: str) -> DataFrame:
         events.where(F.col("pin_id").isNotNull())
         .groupBy("pin_id")
         .agg(
-            _count("impression").alias("impressions_7d"),
-            _count("closeup").alias("closeups_7d"),
-            _count("click").alias("clicks_7d"),
-            _count("save").alias("saves_7d"),
+            _count(contract.IMPRESSION).alias("impressions_7d"),
+            _count(contract.CLOSEUP).alias("closeups_7d"),
+            _count(contract.CLICK).alias("clicks_7d"),
+            _count(contract.SAVE).alias("saves_7d"),
         )
         .select(
             "pin_id",
@@ -65,9 +65,9 @@ def user_stats(events: DataFrame, ds: str) -> DataFrame:
     return (
         events.groupBy("user_id")
         .agg(
-            _count("impression").alias("impressions_7d"),
-            _count("click").alias("clicks_7d"),
-            _count("save").alias("saves_7d"),
+            _count(contract.IMPRESSION).alias("impressions_7d"),
+            _count(contract.CLICK).alias("clicks_7d"),
+            _count(contract.SAVE).alias("saves_7d"),
             F.countDistinct("pin_id").alias("distinct_pins_7d"),
         )
         .select(

@@ -47,7 +47,7 @@ NODE_FOLD_MARK = "graph_edges_version"
 def engagement_type() -> Column:
     """The edge type of an engagement event: a click that went to a merchant is its own type."""
     return F.when(
-        (F.col("event_type") == "click") & F.coalesce(F.col("is_merchant"), F.lit(False)),
+        (F.col("event_type") == contract.CLICK) & F.coalesce(F.col("is_merchant"), F.lit(False)),
         F.lit(contract.MERCHANT_CLICK),
     ).otherwise(F.col("event_type"))
 
@@ -93,8 +93,8 @@ def session_pairs(events: DataFrame, session_pin_cap: int) -> DataFrame:
 def edge_days(events: DataFrame, session_pin_cap: int) -> DataFrame:
     """Event-derived edges per event date: count and first/last seen."""
     engagement = events.where(F.col("event_type").isin(*contract.PIN_EVENT_TYPES) & F.col("pin_id").isNotNull())
-    saves = events.where((F.col("event_type") == "save") & F.col("board_id").isNotNull())
-    follows = events.where((F.col("event_type") == "follow") & F.col("board_id").isNotNull())
+    saves = events.where((F.col("event_type") == contract.SAVE) & F.col("board_id").isNotNull())
+    follows = events.where((F.col("event_type") == contract.FOLLOW) & F.col("board_id").isNotNull())
     rows = (
         _edge_rows(engagement, "user", "user_id", "pin", "pin_id", engagement_type())
         .unionByName(_edge_rows(saves, "pin", "pin_id", "board", "board_id", F.lit(contract.SAVED_TO)))
