@@ -1,0 +1,65 @@
+"""The suites catch what they promise to: duplicate keys, lists longer than their top_n, values
+out of range, pins nobody knows and rows from withheld boards, each named with a sample of
+the bad rows; a clean batch passes."""
+import pytest
+
+from expectations import gate
+from pipelines.core import catalog
+
+GOOD_EDGES = [("p1", "p2", 1, 0.5, 0.4, 0.6), ("p1", "p3", 2, 0.3, 0.3, 0.3), ("p2", "p1", 1, 0.5, 0.4, 0.6)]
+
+
+@pytest.fixture
+def check(spark, settings):
+    settings.lake_root.mkdir(parents=True)
+    gate.register_reference_views(
+        spark.createDataFrame([("p1",), ("p2",), ("p3",)], "pin_id string"),
+        spark.createDataFrame([("b_secret",)], "board_id string"))
+
+    def run(table: catalog.Table, data: list) -> gate.GateResult:
+        df = spark.createDataFrame(data, table.schema)
+        [result] = gate.validate_all(settings, {table.name: (f"{table.name}_v1", df)}, "2026-01-01")
+        return result
+
+    return run
+
+
+def test_a_clean_batch_passes(check):
+    result = check(catalog.PIN_PIN_EDGES, GOOD_EDGES)
+    assert result.success and result.rows == 3 and not result.failed
+
+
+@pytest.mark.parametrize("bad_row, named", [
+    (("p1", "p2", 3, 0.1, 0.1, 0.1), "compound_columns_to_be_unique"),    # the key twice
+    (("p1", "p9", 3, 0.1, 0.1, 0.1), "other_pin_id is a known pin"),      # a pin nobody knows
+    (("p2", "p3", 2, 1.5, 0.1, 0.1), "values_to_be_between(score)"),      # a cosine above 1
+    (("p3", "p3", 1, 0.1, 0.1, 0.1), "no pin is its own neighbour"),
+    (("p2", "p3", 99, 0.1, 0.1, 0.1), "values_to_be_between(rank)"),       # beyond pin_pin_top_k
+])
+def test_a_bad_row_fails_the_suite_by_name_with_a_sample(check, bad_row, named):
+    result = check(catalog.PIN_PIN_EDGES, GOOD_EDGES + [bad_row])
+    assert not result.success
+    assert len(result.failed) == 1, result.failed
+    assert named in result.failed[0], result.failed
+    assert " bad, e.g. " in result.failed[0], result.failed  # with a sample of the bad rows
+    assert any(str(value) in result.failed[0].split(" bad, e.g. ")[1] for value in bad_row), result.failed
+
+
+def test_more_rows_per_key_than_top_n_fail(check, settings):
+    rows = [("p1", f"p{i % 3 + 1}x{i}", i + 1, 0.1, 0.1, 0.1) for i in range(settings.pin_pin_top_k + 1)]
+    result = check(catalog.PIN_PIN_EDGES, rows)
+    assert any(f"at most {settings.pin_pin_top_k} rows per pin_id" in f for f in result.failed), result.failed
+
+
+def test_a_node_from_a_withheld_board_fails(check):
+    result = check(catalog.GRAPH_NODES, [("board", "b_public", 2, None, None), ("board", "b_secret", 1, None, None),
+                                         ("user", "b_secret", 1, None, None)])
+    assert not result.success
+    assert [f.split(":")[0] for f in result.failed] == ["no row from a secret or withheld board (node_id)"]
+    assert "1 bad" in result.failed[0]
+
+
+def test_a_failure_raises_one_error_naming_the_table(check):
+    result = check(catalog.PIN_PIN_EDGES, GOOD_EDGES + [("p1", "p9", 3, 0.1, 0.1, 0.1)])
+    with pytest.raises(gate.GateFailed, match=r"pin_pin_edges \(pin_pin_edges_v1\): other_pin_id is a known pin"):
+        gate.raise_if_failed([result])
