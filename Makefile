@@ -43,8 +43,8 @@ $(JARS_STAMP): $(STAMP)
 	rm -rf $(JARS_DIR) && mkdir -p $(JARS_DIR); \
 	for artifact in io.delta:delta-spark_$${spark}_2.13:$$delta io.delta:delta-storage:$$delta; do \
 	  mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
-	    -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) -Dmdep.useBaseVersion=true \
-	    || { echo "Maven could not fetch $$artifact"; exit 1; }; \
+	    -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) -Dmdep.useBaseVersion=true > $(JARS_DIR)/.maven.log 2>&1 \
+	    || { cat $(JARS_DIR)/.maven.log; echo "Maven could not fetch $$artifact"; exit 1; }; \
 	done; \
 	echo "$$delta" > $@
 
