@@ -116,7 +116,8 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
         )
 
     result = _recorded(settings, run_id, f"gate:{name}", ds, body)
-    console.progress().info(f"gate {name} {ds}: {len(result.details['suites'])} tables passed, "
+    tables = len(result.details["suites"])
+    console.progress().info(f"gate {name} {ds}: {tables} table{'' if tables == 1 else 's'} passed, "
                             f"{result.rows_in:,} rows checked, {result.seconds:.1f}s")
     return result
 
