@@ -111,8 +111,9 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
         gate.raise_if_failed(results, docs)
         return StageResult(
             stage=f"gate:{name}", ds=ds, rows_in=sum(r.rows for r in results),
-            rows_out=sum(r.evaluated for r in results), input_versions=written.output_versions,
-            details={"suites": [r.suite for r in results], "rows": {r.table: r.rows for r in results}},
+            rows_out=sum(r.rows for r in results if r.success), input_versions=written.output_versions,
+            details={"suites": [r.suite for r in results], "rows": {r.table: r.rows for r in results},
+                     "expectations": {r.table: r.evaluated for r in results}},
         )
 
     result = _recorded(settings, run_id, f"gate:{name}", ds, body)
