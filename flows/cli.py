@@ -261,11 +261,11 @@ def cmd_settings(args) -> int:
 
 def cmd_feast(args) -> int:
     """Run the feast CLI on the repository in features/, pointed at a lake."""
+    settings = _settings(args)  # before the slow imports: a missing lake is one line
     import yaml
 
     from flows.serving import repo_config
 
-    settings = _settings(args)
     config = repo_config(settings)
     config["offline_store"]["spark_conf"]["spark.driver.extraClassPath"] = str(settings.jars_dir.resolve() / "*")
     path = settings.feast_dir / "feature_store.yaml"

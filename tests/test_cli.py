@@ -56,10 +56,12 @@ def test_bad_arguments_are_one_line(tmp_path, args, words):
     one_line_error(tastegraph(*args, "--lake", str(tmp_path / "lake")), 2, *words)
 
 
-@pytest.mark.parametrize("command", [["run", "--ds", "2026-01-01"], ["lookup", "--user", "u1"]])
+@pytest.mark.parametrize("command", [["run", "--ds", "2026-01-01"], ["lookup", "--user", "u1"], ["feast"]])
 def test_a_lake_that_does_not_exist_is_an_error_not_a_new_lake(tmp_path, command):
     missing = tmp_path / "no-lake"
-    one_line_error(tastegraph(*command, "--lake", str(missing)), 2, str(missing), "does not exist")
+    done = tastegraph(*command, "--lake", str(missing), *(["--", "apply"] if command == ["feast"] else []))
+    one_line_error(done, 2, str(missing), "does not exist")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # checked before any library speaks
     assert not missing.exists()
 
 
