@@ -191,6 +191,53 @@ def user_stats(s: Settings) -> Expectations:
     return _stats(catalog.USER_STATS, ("impressions_7d", "clicks_7d", "saves_7d", "distinct_pins_7d"))
 
 
+def _vectors(column: str, size: int | None, at_most: int | None = None, nullable: bool = False) -> list:
+    """Every vector of `column` has `size` finite values (or at most `at_most`)."""
+    length = f"size({column}) <> {size}" if size is not None else f"size({column}) > {at_most}"
+    bad = f"({length} OR exists({column}, x -> {_not_finite('x')}))"
+    checks = [_rows(f"{column} IS NOT NULL AND {bad}", f"{column}: {size or f'at most {at_most}'} finite values")]
+    if not nullable:
+        checks.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    return checks
+
+
+def pin_graph_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.PIN_GRAPH_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
+        gxe.ExpectColumnValuesToBeBetween(column="occurrences", min_value=s.embedding_min_count),
+        gxe.ExpectColumnValuesToNotBeNull(column="model_version"), *_known_pins("pin_id")]
+
+
+def user_collab_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.USER_COLLAB_EMBEDDINGS) + _vectors("embedding", s.als_rank)
+
+
+def pin_collab_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.PIN_COLLAB_EMBEDDINGS) + _vectors("embedding", s.als_rank) + _known_pins("pin_id")
+
+
+def pin_content_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.PIN_CONTENT_EMBEDDINGS) + [
+        *_vectors("content_embedding", None, at_most=s.content_dim, nullable=True),
+        *_vectors("aligned_embedding", s.embedding_dim, nullable=True),
+        _rows("content_embedding IS NULL AND note IS NULL", "a pin without a vector has a note saying why"),
+        *_known_pins("pin_id")]
+
+
+def pin_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.PIN_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
+        _in_set("source", ("graph", "aligned_content")), gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp"),
+        *_known_pins("pin_id")]
+
+
+def user_interest_embeddings(s: Settings) -> Expectations:
+    return _keys(catalog.USER_INTEREST_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
+        gxe.ExpectColumnValuesToBeBetween(column="cluster", min_value=1, max_value=s.user_interests_max),
+        _at_most_per_key("user_id", s.user_interests_max, "interest clusters"),
+        _rows(f"{_not_finite('importance')} OR importance <= 0", "importance finite and positive"),
+        gxe.ExpectColumnValuesToBeBetween(column="pins", min_value=1, max_value=s.user_interests_pins_max),
+        *_known_pins("medoid_pin_id")]
+
+
 _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.BRONZE_EVENTS.name: bronze_events, catalog.BRONZE_PINS.name: bronze_pins,
     catalog.BRONZE_BOARDS.name: bronze_boards, catalog.QUARANTINE.name: quarantine,
@@ -200,6 +247,10 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.PIN_PIN_EDGES.name: pin_pin_edges, catalog.RELATED_PINS.name: related_pins,
     catalog.USER_CANDIDATES.name: user_candidates, catalog.PIN_STATS.name: pin_stats,
     catalog.USER_STATS.name: user_stats,
+    catalog.PIN_GRAPH_EMBEDDINGS.name: pin_graph_embeddings, catalog.USER_COLLAB_EMBEDDINGS.name: user_collab_embeddings,
+    catalog.PIN_COLLAB_EMBEDDINGS.name: pin_collab_embeddings,
+    catalog.PIN_CONTENT_EMBEDDINGS.name: pin_content_embeddings, catalog.PIN_EMBEDDINGS.name: pin_embeddings,
+    catalog.USER_INTEREST_EMBEDDINGS.name: user_interest_embeddings,
 }
 
 def _suite(name: str, expectations: Callable[[Settings], Expectations]) -> Callable[[Settings], gx.ExpectationSuite]:

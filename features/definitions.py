@@ -13,14 +13,18 @@ from pathlib import Path
 from feast import Entity, FeatureService, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.table_format import DeltaFormat
-from feast.types import Float64, Int64
+from feast.types import Array, Float32, Float64, Int64, String
 from feast.value_type import ValueType
 
 from pipelines.core import catalog
 from pipelines.core.settings import Settings, load_settings
 
 # The Delta table each feature view serves (the flow checks that every gated row arrives).
-VIEW_TABLES = {"pin_stats_v1": catalog.PIN_STATS, "user_stats_v1": catalog.USER_STATS}
+VIEW_TABLES = {"pin_stats_v1": catalog.PIN_STATS, "user_stats_v1": catalog.USER_STATS,
+               "pin_embeddings_v1": catalog.PIN_EMBEDDINGS, "user_interests_v1": catalog.USER_INTEREST_EMBEDDINGS}
+# Views that serve one row per entity from a table with several rows per entity: the flow
+# expects one online row per distinct value of this column among the gated rows.
+PER_ENTITY = {"user_interests_v1": "user_id"}
 
 # Snapshots are daily; a value older than this is not served.
 SNAPSHOT_TTL = timedelta(days=3)
@@ -37,6 +41,20 @@ def _source(table: catalog.Table, settings: Settings) -> SparkSource:
         timestamp_field="event_timestamp",
         description=table.description,
     )
+
+
+def _user_interests_source(settings: Settings) -> SparkSource:
+    """A user's interest clusters as one row: the medoid embeddings concatenated in cluster
+    order (each `embedding_dim` long), with their importances and medoid pins."""
+    table = catalog.USER_INTEREST_EMBEDDINGS
+    ordered = "array_sort(collect_list(struct(cluster, embedding, importance, medoid_pin_id)))"
+    query = (f"SELECT user_id, max(event_timestamp) AS event_timestamp, count(*) AS interests, "
+             f"flatten(transform({ordered}, c -> c.embedding)) AS interest_embeddings, "
+             f"transform({ordered}, c -> CAST(c.importance AS FLOAT)) AS interest_importances, "
+             f"transform({ordered}, c -> c.medoid_pin_id) AS interest_medoids "
+             f"FROM delta.`{table.path(settings)}` GROUP BY user_id")
+    return SparkSource(name=f"{table.name}_source", query=query, timestamp_field="event_timestamp",
+                       description=table.description)
 
 
 def _default_settings() -> Settings:
@@ -76,9 +94,28 @@ def declarations(settings: Settings | None = None) -> list:
         source=_source(catalog.USER_STATS, settings),
         online=True,
     )
-    ranking_v1 = FeatureService(name="ranking_v1", features=[user_stats_v1, pin_stats_v1])
-    return [user, pin, pin_stats_v1, user_stats_v1, ranking_v1]
+    pin_embeddings_v1 = FeatureView(
+        name="pin_embeddings_v1",
+        entities=[pin],
+        ttl=timedelta(0),  # a vector stays current until it changes
+        schema=[Field(name="embedding", dtype=Array(Float32)), Field(name="source", dtype=String)],
+        source=_source(catalog.PIN_EMBEDDINGS, settings),
+        online=True,
+    )
+    user_interests_v1 = FeatureView(
+        name="user_interests_v1",
+        entities=[user],
+        ttl=timedelta(0),
+        schema=[Field(name="interests", dtype=Int64), Field(name="interest_embeddings", dtype=Array(Float32)),
+                Field(name="interest_importances", dtype=Array(Float32)),
+                Field(name="interest_medoids", dtype=Array(String))],
+        source=_user_interests_source(settings),
+        online=True,
+    )
+    ranking_v1 = FeatureService(name="ranking_v1",
+                                features=[user_stats_v1, pin_stats_v1, pin_embeddings_v1, user_interests_v1])
+    return [user, pin, pin_stats_v1, user_stats_v1, pin_embeddings_v1, user_interests_v1, ranking_v1]
 
 
 # Module-level objects so that `feast -c features apply` finds them too.
-_, _, pin_stats_v1, user_stats_v1, ranking_v1 = declarations()
+_, _, pin_stats_v1, user_stats_v1, pin_embeddings_v1, user_interests_v1, ranking_v1 = declarations()

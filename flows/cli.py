@@ -85,8 +85,14 @@ def print_summary(results) -> None:
     print(f"{'total':<{width}}{'':<12}{'':>12}{'':>12}{total:>10.1f}")
 
 
-def _fmt(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+def _fmt(value, shown: int = 4) -> str:
+    """A value for the console: floats to 4 places, long lists (embeddings) shortened."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (list, tuple)):
+        head = ", ".join(_fmt(v) for v in value[:shown])
+        return f"[{head}{', ...' if len(value) > shown else ''}] ({len(value)} values)"
+    return str(value)
 
 
 def print_lookup(found) -> None:

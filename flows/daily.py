@@ -17,7 +17,7 @@ from prefect.context import get_run_context
 from py4j.protocol import Py4JNetworkError
 
 from expectations import gate
-from features.definitions import VIEW_TABLES
+from features.definitions import PER_ENTITY, VIEW_TABLES
 from flows import console, serving
 from pipelines.core import catalog, io
 from pipelines.core.runs import StageResult, record_run, record_validation
@@ -88,11 +88,11 @@ def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str)
     }
 
 
-def _reference_views(settings: Settings) -> None:
+def _reference_views(settings: Settings):
     spark = get_spark(settings)
     quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
         "stream = 'boards' AND record_key IS NOT NULL")
-    gate.register_reference_views(
+    return gate.reference_views(
         io.read_or_empty(spark, catalog.SILVER_PINS, settings),
         withheld_board_ids(io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings), quarantined))
 
@@ -103,8 +103,7 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
     stage = declared(name)
 
     def body() -> StageResult:
-        _reference_views(settings)
-        with console.to_log():
+        with _reference_views(settings), console.to_log():
             results = gate.validate_all(settings, gate_frames(settings, stage, written, ds), ds)
             docs = gate.write_summary(settings)
         record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
@@ -123,6 +122,12 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
     return result
 
 
+def _entities(settings: Settings, view: str, table: catalog.Table, ds: str) -> int:
+    """Online rows a per-entity view must write for the day: the entities among the gated rows."""
+    rows = io.written_rows(get_spark(settings), table, settings, ds, None, None)
+    return rows.select(PER_ENTITY[view]).distinct().count()
+
+
 @task(task_run_name="feast {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
 def feast_task(ds: str, settings: Settings, run_id: str, gated: dict[str, int]) -> StageResult:
     """Apply the feature repository and materialize the day; every gated row must arrive."""
@@ -130,7 +135,8 @@ def feast_task(ds: str, settings: Settings, run_id: str, gated: dict[str, int]) 
         with console.to_log():
             applied = serving.apply(settings)
             done = serving.materialize(settings, ds)
-        expected = {view: gated.get(table.name, 0) for view, table in VIEW_TABLES.items()}
+        expected = {view: _entities(settings, view, table, ds) if view in PER_ENTITY else gated.get(table.name, 0)
+                    for view, table in VIEW_TABLES.items()}
         serving.check_arrived(done, expected)
         return StageResult(
             stage="feast", ds=ds, rows_in=sum(expected.values()), rows_out=sum(done.rows.values()),

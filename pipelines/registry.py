@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pipelines.core import catalog as c
 from pipelines.core.stages import Stage
+from pipelines.embeddings import collaborative, content, fused, graph_embeddings, interests
 from pipelines.features import stats
 from pipelines.graph import edges, pin_pin, related_pins, user_candidates
 from pipelines.ingest import stage as ingest
@@ -35,6 +36,23 @@ STAGES: tuple[Stage, ...] = (
     Stage("user_candidates", user_candidates.run, reads=(c.GRAPH_EDGES, c.RELATED_PINS),
           writes=(c.USER_CANDIDATES,), suites=_suites(c.USER_CANDIDATES),
           description="each user's top-N pins from multi-query walks of their engaged pins"),
+    Stage("graph_embeddings", graph_embeddings.run, reads=(c.GRAPH_EDGES, c.SILVER_PINS),
+          writes=(c.PIN_GRAPH_EMBEDDINGS,), suites=_suites(c.PIN_GRAPH_EMBEDDINGS),
+          description="skip-gram (MLlib Word2Vec) pin embeddings from seeded walks, retrained on a cadence"),
+    Stage("collaborative_embeddings", collaborative.run, reads=(c.GRAPH_EDGES,),
+          writes=(c.USER_COLLAB_EMBEDDINGS, c.PIN_COLLAB_EMBEDDINGS),
+          suites=_suites(c.USER_COLLAB_EMBEDDINGS, c.PIN_COLLAB_EMBEDDINGS),
+          description="implicit ALS (MLlib) user and pin factors from decayed engagement, hides excluded"),
+    Stage("content_embeddings", content.run,
+          reads=(c.SILVER_PINS, c.SILVER_BOARDS, c.GRAPH_EDGES, c.PIN_GRAPH_EMBEDDINGS),
+          writes=(c.PIN_CONTENT_EMBEDDINGS,), suites=_suites(c.PIN_CONTENT_EMBEDDINGS),
+          description="content and graph-aligned content embeddings by Beam RunInference (new and changed pins)"),
+    Stage("pin_embeddings", fused.run, reads=(c.PIN_GRAPH_EMBEDDINGS, c.PIN_CONTENT_EMBEDDINGS),
+          writes=(c.PIN_EMBEDDINGS,), suites=_suites(c.PIN_EMBEDDINGS),
+          description="one vector per pin: graph embedding, else aligned content embedding"),
+    Stage("user_interests", interests.run, reads=(c.GRAPH_EDGES, c.PIN_EMBEDDINGS),
+          writes=(c.USER_INTEREST_EMBEDDINGS,), suites=_suites(c.USER_INTEREST_EMBEDDINGS),
+          description="PinnerSage: each user's interest clusters of recently engaged pins, with medoids"),
     Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS,), writes=(c.PIN_STATS, c.USER_STATS),
           suites=_suites(c.PIN_STATS, c.USER_STATS), description="daily pin and user statistics snapshots"),
 )

@@ -138,13 +138,116 @@ def test_user_candidates_follow_the_users_planted_interests(spark, lake):
     assert recs.join(engaged, on=["user_id", "candidate_pin_id"], how="inner").count() == 0
 
 
+def test_embeddings_beat_popularity_and_are_recorded(spark, lake):
+    from pipelines.evaluation import embeddings as quality
+
+    settings, _, _ = lake
+    rows_ = quality.measure(spark, settings, DAYS[-1], queries=500)
+    quality.record(spark, settings, rows_)
+    got = {r["family"]: r for r in rows_}
+    print({f: (round(r["value"], 3), round(r["baseline_value"], 3)) for f, r in got.items()})
+    popularity = got["graph (Word2Vec on walks)"]["baseline_value"]
+    assert popularity < 0.1
+    # Floors at this scale (~10 walked pins per interest, see BENCHMARKS.md for 1M events);
+    # random vectors score about the base rate of an interest, ~0.05.
+    floors = {"graph (Word2Vec on walks)": 0.2, "collaborative (implicit ALS)": 0.4,
+              "content (TF-IDF + SVD, off the shelf)": 0.7, "aligned content": 0.6, "fused (graph, else aligned)": 0.4}
+    for family, floor in floors.items():
+        assert got[family]["value"] >= floor, (family, got[family]["value"])
+        assert got[family]["value"] >= 4 * popularity, family
+    cold = got["aligned content (cold start)"]
+    assert cold["pins"] >= 40 and cold["value"] >= 0.5          # held-out pins still land near their interest
+    recorded = io.read_table(spark, catalog.EMBEDDING_QUALITY, settings).where(F.col("ds") == DAYS[-1])
+    assert recorded.count() == len(rows_)
+
+
+def test_daily_flow_reuses_models_and_encodes_only_changed_pins(spark, lake):
+    settings, results, _ = lake
+    by = {(r.stage, r.ds): r for r in results}
+    for name in ("graph_embeddings", "collaborative_embeddings"):
+        assert by[(name, DAYS[0])].details["trained"] is True
+        assert by[(name, DAYS[1])].details["trained"] is False      # within embedding_retrain_days: reused
+        assert by[(name, DAYS[1])].details["model_version"] == by[(name, DAYS[0])].details["model_version"]
+    day_one, day_two = by[("content_embeddings", DAYS[0])], by[("content_embeddings", DAYS[1])]
+    assert day_one.details["encoded"] == day_one.rows_in                 # every pin on the first day
+    assert 0 < day_two.details["encoded"] < day_two.rows_in              # then new and changed pins only
+    fused = io.read_table(spark, catalog.PIN_EMBEDDINGS, settings)
+    pins = io.read_table(spark, catalog.SILVER_PINS, settings)
+    assert fused.count() == pins.count()                                 # every pin has a vector
+    sources = {r["source"] for r in fused.select("source").distinct().collect()}
+    assert sources == {"graph", "aligned_content"}
+    graph = io.read_table(spark, catalog.PIN_GRAPH_EMBEDDINGS, settings).select("pin_id", F.col("embedding").alias("g"))
+    mismatched = fused.where("source = 'graph'").join(graph, on="pin_id", how="left").where(~F.col("g").eqNullSafe(
+        F.col("embedding")))
+    assert mismatched.count() == 0
+    clusters = io.read_table(spark, catalog.USER_INTEREST_EMBEDDINGS, settings)
+    per_user = clusters.groupBy("user_id").agg(F.count("*").alias("n"), F.max("cluster").alias("top"))
+    assert per_user.count() >= 100 and per_user.where(f"n > {settings.user_interests_max} OR top <> n").count() == 0
+
+
+def test_walk_embeddings_are_reproducible_and_als_within_tolerance(spark, lake):
+    from pyspark.ml.recommendation import ALS
+
+    from pipelines.embeddings import collaborative, vectors
+    from pipelines.embeddings.graph_embeddings import fit_word2vec, walk_sentences
+    from pipelines.graph.walks import walk_steps
+
+    settings, _, _ = lake
+    s = settings
+    edges = shared.weight_as_of(io.read_table(spark, catalog.GRAPH_EDGES, s), DAYS[-1], s.decay_half_life_days)
+    pins = io.read_table(spark, catalog.SILVER_PINS, s)
+    pruned = shared.pruned_pin_boards(shared.saved_to_links(edges), shared.pin_main_interest(pins),
+                                      s.board_entropy_max, s.pin_board_keep, s.board_pin_cap, s.pin_board_min_share)
+
+    def graph_vectors():
+        sentences = walk_sentences(walk_steps(pruned.repartition(3), 2, 5, 0.0, 1))
+        return {r["word"]: list(r["vector"]) for r in fit_word2vec(sentences, 8, 3, 1, 1).getVectors().collect()}
+
+    assert graph_vectors() == graph_vectors()                          # bit for bit, whatever the partitioning
+    pairs = vectors.engagement(edges)
+    users = collaborative.numbered(pairs, "user_id", "user")
+    items = collaborative.numbered(pairs, "pin_id", "item")
+    ratings = pairs.join(users, on="user_id").join(items, on="pin_id").select("user", "item",
+                                                                               F.col("weight").alias("rating"))
+
+    def als_vectors():
+        model = ALS(rank=8, maxIter=5, implicitPrefs=True, seed=3, userCol="user", itemCol="item",
+                    ratingCol="rating").fit(ratings)
+        return {r["id"]: list(r["features"]) for r in model.itemFactors.collect()}
+
+    a, b = als_vectors(), als_vectors()
+    assert a.keys() == b.keys()
+    # MLlib's ALS sums blocks in shuffle order: the same inputs and seed agree to 1e-4, not bitwise.
+    assert max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) <= 1e-4
+
+
+def test_lookup_shows_embeddings(spark, lake):
+    from flows.cli import _fmt
+
+    settings, _, _ = lake
+    user = io.read_table(spark, catalog.USER_INTEREST_EMBEDDINGS, settings).orderBy("user_id").first()
+    pin = io.read_table(spark, catalog.PIN_EMBEDDINGS, settings).orderBy("pin_id").first()
+    found = lookup(settings, user["user_id"], [pin["pin_id"]])
+    assert found.pins[pin["pin_id"]]["embedding"] == pytest.approx(list(pin["embedding"]), abs=1e-6)
+    assert found.pins[pin["pin_id"]]["source"] == pin["source"]
+    clusters = io.read_table(spark, catalog.USER_INTEREST_EMBEDDINGS, settings).where(
+        F.col("user_id") == user["user_id"]).orderBy("cluster").collect()
+    assert found.user["interests"] == len(clusters)
+    assert found.user["interest_medoids"] == [c["medoid_pin_id"] for c in clusters]
+    assert found.user["interest_embeddings"] == pytest.approx([x for c in clusters for x in c["embedding"]], abs=1e-6)
+    shown = _fmt(found.pins[pin["pin_id"]]["embedding"])
+    assert shown.endswith(f"({settings.embedding_dim} values)") and shown.count(",") == 4
+
+
 def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):
     from deltalake import DeltaTable
 
     settings, _, _ = lake
     for table in (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS, catalog.SILVER_PINS,
                   catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES, catalog.PIN_PIN_EDGES,
-                  catalog.RELATED_PINS, catalog.PIN_STATS, catalog.USER_STATS, catalog.PIPELINE_RUNS):
+                  catalog.RELATED_PINS, catalog.PIN_STATS, catalog.USER_STATS, catalog.PIPELINE_RUNS,
+                  catalog.PIN_GRAPH_EMBEDDINGS, catalog.PIN_CONTENT_EMBEDDINGS, catalog.PIN_EMBEDDINGS,
+                  catalog.USER_INTEREST_EMBEDDINGS):
         independent = DeltaTable(table.path(settings)).to_pyarrow_table().num_rows
         assert independent == io.read_table(spark, table, settings).count(), table.name
 

@@ -12,13 +12,13 @@ GOOD_EDGES = [("p1", "p2", 1, 0.5, 0.4, 0.6), ("p1", "p3", 2, 0.3, 0.3, 0.3), ("
 @pytest.fixture
 def check(spark, settings):
     settings.lake_root.mkdir(parents=True)
-    gate.register_reference_views(
-        spark.createDataFrame([("p1",), ("p2",), ("p3",)], "pin_id string"),
-        spark.createDataFrame([("b_secret",)], "board_id string"))
+    known_pins = spark.createDataFrame([("p1",), ("p2",), ("p3",)], "pin_id string")
+    withheld_boards = spark.createDataFrame([("b_secret",)], "board_id string")
 
     def run(table: catalog.Table, data: list) -> gate.GateResult:
         df = spark.createDataFrame(data, table.schema)
-        [result] = gate.validate_all(settings, {table.name: (f"{table.name}_v1", df)}, "2026-01-01")
+        with gate.reference_views(known_pins, withheld_boards):
+            [result] = gate.validate_all(settings, {table.name: (f"{table.name}_v1", df)}, "2026-01-01")
         return result
 
     return run

@@ -22,7 +22,8 @@ class Table:
     keys: tuple[str, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set at creation
     # Which rows a run wrote, for the gate: "ds" (those of the run's day), "changes" (its
-    # Change Data Feed between the versions before and after the stage), or "all".
+    # Change Data Feed between the versions before and after the stage), "timestamped" (rows
+    # whose event_timestamp, the day they last changed, is the run's day), or "all".
     written: str = "all"
 
     def path(self, settings: Settings) -> str:
@@ -40,6 +41,8 @@ def _schema(*fields: tuple[str, T.DataType] | tuple[str, T.DataType, bool]) -> T
 S, L, D, TS, B, DB, I = (
     T.StringType(), T.LongType(), T.DateType(), T.TimestampType(), T.BooleanType(), T.DoubleType(), T.IntegerType()
 )
+
+VECTOR = T.ArrayType(T.FloatType())  # an embedding (suites check every value is finite)
 
 INTEREST_SCORES = T.ArrayType(T.StructType([T.StructField("interest", S), T.StructField("score", DB)]))
 
@@ -211,6 +214,59 @@ USER_STATS = Table(
     keys=("user_id", "ds"),
 )
 
+# --- embeddings (gold; each row names the model version that produced it) ------------------
+PIN_GRAPH_EMBEDDINGS = Table(
+    "pin_graph_embeddings_v1", "gold",
+    _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("occurrences", L, False),
+            ("model_version", S, False), ("trained_on", D, False)),
+    "Skip-gram (MLlib Word2Vec) embeddings of pins from seeded random walks on the pruned pin-board graph; "
+    "occurrences: how often the pin appears in the walks.",
+    keys=("pin_id",),
+)
+USER_COLLAB_EMBEDDINGS = Table(
+    "user_collab_embeddings_v1", "gold",
+    _schema(("user_id", S, False), ("embedding", VECTOR, False), ("model_version", S, False),
+            ("trained_on", D, False)),
+    "User factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
+    keys=("user_id",),
+)
+PIN_COLLAB_EMBEDDINGS = Table(
+    "pin_collab_embeddings_v1", "gold",
+    _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("model_version", S, False),
+            ("trained_on", D, False)),
+    "Pin factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
+    keys=("pin_id",),
+)
+PIN_CONTENT_EMBEDDINGS = Table(
+    "pin_content_embeddings_v1", "gold",
+    _schema(("pin_id", S, False), ("content_hash", S, False), ("content_embedding", VECTOR),
+            ("aligned_embedding", VECTOR), ("encoder_version", S, False), ("aligner_version", S, False),
+            ("note", S), ("encoded_on", D, False)),
+    "Content embeddings of pins by Beam RunInference (the platform's own text encoder), and the same mapped "
+    "into the graph-embedding space (aligned, for cold start); note says why a pin has no vector.",
+    keys=("pin_id",),
+)
+PIN_EMBEDDINGS = Table(
+    "pin_embeddings_v1", "gold",
+    _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("source", S, False), ("model_version", S, False),
+            ("event_timestamp", TS, False)),
+    "One vector per pin: its graph embedding when it has one, else its graph-aligned content embedding "
+    "(source says which). event_timestamp: the day the vector last changed (Feast materializes those).",
+    keys=("pin_id",),
+    written="timestamped",
+)
+USER_INTEREST_EMBEDDINGS = Table(
+    "user_interest_embeddings_v1", "gold",
+    _schema(("user_id", S, False), ("cluster", I, False), ("medoid_pin_id", S, False), ("embedding", VECTOR, False),
+            ("importance", DB, False), ("pins", I, False), ("model_version", S, False),
+            ("event_timestamp", TS, False)),
+    "PinnerSage: each user's interest clusters of recently engaged pins (Ward on pin embeddings, weighted "
+    "by decayed engagement, hides excluded), ranked by importance, with the medoid pin's embedding. "
+    "event_timestamp: the day the user's clusters last changed.",
+    keys=("user_id", "cluster"),
+    written="timestamped",
+)
+
 # --- ops ----------------------------------------------------------------------------------
 PIPELINE_RUNS = Table(
     "pipeline_runs", "ops",
@@ -240,12 +296,21 @@ VALIDATION_RESULTS = Table(
     ),
     "History of every Great Expectations gate.",
 )
+EMBEDDING_QUALITY = Table(
+    "embedding_quality", "ops",
+    _schema(("measured_at", TS, False), ("ds", D, False), ("family", S, False), ("metric", S, False),
+            ("value", DB), ("baseline", S), ("baseline_value", DB), ("pins", L), ("details", S)),
+    "Offline quality of each embedding family on planted interests (precision@10 of nearest neighbours, "
+    "cold start), against its baseline.",
+)
 
 ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
     GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, USER_CANDIDATES, PIN_STATS, USER_STATS,
-    PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES,
+    PIN_GRAPH_EMBEDDINGS, USER_COLLAB_EMBEDDINGS, PIN_COLLAB_EMBEDDINGS, PIN_CONTENT_EMBEDDINGS, PIN_EMBEDDINGS,
+    USER_INTEREST_EMBEDDINGS,
+    PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES, EMBEDDING_QUALITY,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}
 

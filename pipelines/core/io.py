@@ -221,6 +221,9 @@ def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str,
     versions before and after the run (latest change per key); or the whole table."""
     if table.written == "ds":
         return read_table(spark, table, settings, version=after).where(F.col("ds") == F.lit(ds).cast("date"))
+    if table.written == "timestamped":
+        return read_table(spark, table, settings, version=after).where(
+            F.to_date("event_timestamp") == F.lit(ds).cast("date"))
     if table.written == "changes" and before is not None:
         if after is None or after <= before:
             return spark.createDataFrame([], table.schema)
@@ -302,8 +305,11 @@ def merge(
     if delete_when is not None:
         builder = builder.whenMatchedDelete(condition=delete_when)
     insert = {c: F.col(f"s.{c}") for c in table.columns}
+    before = table_version(spark, table, settings)
     builder.whenMatchedUpdate(condition=update_when, set=update).whenNotMatchedInsert(
         condition=insert_when, values=insert).execute()
+    if table_version(spark, table, settings) == before:
+        return 0  # nothing to change: Delta made no commit
     return rows_written(spark, table, settings)
 
 

@@ -130,6 +130,29 @@ class Settings:
     walk_seed: int = setting(42, "seed of the walks")
     query_pins_per_user: int = setting(20, "a user's heaviest engaged pins that seed their candidates", minimum=1)
     user_candidates_top_n: int = setting(50, "candidates kept per user", minimum=1)
+    # Embeddings
+    embedding_dim: int = setting(32, "dimension of the graph embeddings (and of the aligned content ones)",
+                                 minimum=1, maximum=1024)
+    embedding_window: int = setting(5, "skip-gram context window over a walk, pins each side", minimum=1)
+    embedding_walks_per_pin: int = setting(5, "random walks per pin that feed the skip-gram", minimum=1)
+    embedding_walk_length: int = setting(10, "pin -> board -> pin hops per skip-gram walk", minimum=1)
+    embedding_min_count: int = setting(2, "a pin seen fewer times in the walks gets no graph embedding", minimum=1)
+    embedding_seed: int = setting(7, "seed of the embedding walks and of every embedding model")
+    embedding_retrain_days: int = setting(7, "models (graph, ALS, content encoder) are retrained when this many "
+                                             "days old; between retrains they are reused", minimum=1)
+    als_rank: int = setting(32, "rank (dimension) of the ALS factors", minimum=1, maximum=1024)
+    als_reg: float = setting(0.05, "ALS regularisation", minimum=0.0)
+    als_alpha: float = setting(10.0, "ALS implicit-feedback confidence scale", above=0.0)
+    als_iterations: int = setting(10, "ALS iterations", minimum=1, maximum=100)
+    content_dim: int = setting(64, "dimension of the content embeddings (TF-IDF + SVD)", minimum=2, maximum=1024)
+    content_max_features: int = setting(50_000, "vocabulary size of the content encoder", minimum=10)
+    beam_runner: str = setting("DirectRunner", "Apache Beam runner of the content inference pipeline")
+    beam_options: Mapping[str, str] = setting({}, "extra Beam pipeline options, e.g. direct_num_workers = \"2\"")
+    user_interests_max: int = setting(5, "interest clusters kept per user (PinnerSage)", minimum=1, maximum=20)
+    user_interests_lookback_days: int = setting(90, "engagement older than this is not clustered", minimum=1)
+    user_interests_pins_max: int = setting(100, "a user's heaviest engaged pins that are clustered", minimum=1)
+    user_interest_distance: float = setting(1.0, "Ward merge distance beyond which clusters stay apart "
+                                                 "(unit vectors)", above=0.0)
     task_retries: int = setting(2, "Prefect retries of a task on transient failures", minimum=0)
     task_retry_delay_seconds: float = setting(5.0, "seconds between Prefect retries", minimum=0.0)
 

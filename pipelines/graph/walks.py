@@ -31,14 +31,14 @@ def adjacency(pruned: DataFrame) -> tuple[DataFrame, DataFrame]:
     return pin_boards, board_pins
 
 
-def walk_visits(pruned: DataFrame, walks_per_pin: int, walk_length: int, restart: float, seed: int) -> DataFrame:
-    """Every visit of every walker: (pin_id = query pin, walk, candidate_pin_id)."""
+def walk_steps(pruned: DataFrame, walks_per_pin: int, walk_length: int, restart: float, seed: int) -> DataFrame:
+    """Every step of every walker: (pin_id = query pin, walk, step, next = the pin it landed on)."""
     pin_boards, board_pins = adjacency(pruned)
     pin_boards = pin_boards.persist()
     board_pins = board_pins.persist()
     walkers = pin_boards.select("pin_id", F.explode(F.sequence(F.lit(0), F.lit(walks_per_pin - 1))).alias("walk"),
                                 F.col("pin_id").alias("at"))
-    visits = None
+    steps = None
     for step in range(1, walk_length + 1):
         here = walkers.join(pin_boards.select(F.col("pin_id").alias("at"), "boards"), on="at", how="inner")
         to_board = here.select("pin_id", "walk",
@@ -46,11 +46,17 @@ def walk_visits(pruned: DataFrame, walks_per_pin: int, walk_length: int, restart
         landed = to_board.join(board_pins, on="board_id", how="inner").select(
             "pin_id", "walk", F.element_at("pins", _choice(seed, step, "pin", F.size("pins"))).alias("next"))
         landed = landed.localCheckpoint()  # cut the lineage: each step builds on the last one only
-        seen = landed.where(F.col("next") != F.col("pin_id")).select("pin_id", "walk",
-                                                                     F.col("next").alias("candidate_pin_id"))
-        visits = seen if visits is None else visits.unionByName(seen)
+        at_step = landed.select("pin_id", "walk", F.lit(step).alias("step"), "next")
+        steps = at_step if steps is None else steps.unionByName(at_step)
         walkers = landed.select("pin_id", "walk", F.when(_chance(seed, step, "restart") < restart, F.col("pin_id"))
                                 .otherwise(F.col("next")).alias("at"))
     pin_boards.unpersist()
     board_pins.unpersist()
-    return visits
+    return steps
+
+
+def walk_visits(pruned: DataFrame, walks_per_pin: int, walk_length: int, restart: float, seed: int) -> DataFrame:
+    """Every visit of every walker to a pin other than its query pin: (pin_id = query pin, walk,
+    candidate_pin_id)."""
+    steps = walk_steps(pruned, walks_per_pin, walk_length, restart, seed)
+    return steps.where(F.col("next") != F.col("pin_id")).select("pin_id", "walk", F.col("next").alias("candidate_pin_id"))

@@ -1,0 +1,123 @@
+"""Multi-interest users, PinnerSage style (stage user_interests, table
+user_interest_embeddings_v1).
+
+For each user, the pins they engaged with in the last `user_interests_lookback_days` (positive
+engagement only, hides excluded: `vectors.engagement`), at most their `user_interests_pins_max`
+heaviest, are clustered on their fused embeddings with Ward's hierarchical clustering (the
+embeddings are normalised, and clusters further apart than `user_interest_distance` stay
+apart). A cluster's importance is the summed decayed weight of its pins; its medoid is the pin
+with the smallest weighted distance to the others, and the medoid's embedding represents the
+cluster. Each user keeps the `user_interests_max` most important clusters, ranked 1.. by
+importance. A user with one engaged pin has one cluster; a user who only hid pins has none.
+
+A user's rows are rewritten, and stamped with the run's day, only when their clusters changed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from pipelines.core import catalog, io
+from pipelines.core.stages import StageContext, StageOutput
+from pipelines.core.transforms import top_n
+from pipelines.embeddings import vectors
+from pipelines.embeddings.fused import day_start
+from pipelines.graph.shared import edges_as_of
+
+CLUSTERS = T.StructType([
+    T.StructField("user_id", T.StringType(), False), T.StructField("cluster", T.IntegerType(), False),
+    T.StructField("medoid_pin_id", T.StringType(), False), T.StructField("embedding", catalog.VECTOR, False),
+    T.StructField("importance", T.DoubleType(), False), T.StructField("pins", T.IntegerType(), False),
+])
+
+
+def cluster_user(pin_ids: list[str], vecs: np.ndarray, weights: np.ndarray, max_clusters: int,
+                 distance: float) -> list[tuple[int, str, np.ndarray, float, int]]:
+    """One user's clusters: (rank, medoid pin, medoid embedding, importance, pins), most
+    important first (ties by medoid pin id)."""
+    order = np.argsort(pin_ids, kind="stable")  # the same input in any order gives the same clusters
+    pin_ids = [pin_ids[i] for i in order]
+    vecs, weights = vecs[order], weights[order]
+    unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    if len(pin_ids) == 1:
+        labels = np.array([1])
+    else:
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        labels = fcluster(linkage(unit.astype(np.float64), method="ward"), t=distance, criterion="distance")
+    clusters = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        w = weights[members]
+        dist = np.linalg.norm(unit[members][:, None, :] - unit[members][None, :, :], axis=2)
+        medoid = members[int(np.argmin(dist @ w))]  # argmin takes the first: pins are sorted
+        clusters.append((float(w.sum()), pin_ids[medoid], vecs[medoid], len(members)))
+    clusters.sort(key=lambda c: (-c[0], c[1]))
+    return [(rank, pin, vec, importance, n) for rank, (importance, pin, vec, n)
+            in enumerate(clusters[:max_clusters], start=1)]
+
+
+def _clusters_of(max_clusters: int, distance: float):
+    def per_user(group: pd.DataFrame) -> pd.DataFrame:
+        found = cluster_user(list(group["pin_id"]), np.stack(group["embedding"].to_numpy()).astype(np.float32),
+                             group["weight"].to_numpy(dtype=np.float64), max_clusters, distance)
+        user = group["user_id"].iloc[0]
+        return pd.DataFrame([{"user_id": user, "cluster": rank, "medoid_pin_id": pin, "embedding": vec.tolist(),
+                              "importance": importance, "pins": n} for rank, pin, vec, importance, n in found],
+                            columns=CLUSTERS.fieldNames())
+    return per_user
+
+
+def user_interest_clusters(engaged: DataFrame, pins: DataFrame, max_clusters: int, distance: float) -> DataFrame:
+    """engaged(user_id, pin_id, weight), pins(pin_id, embedding) -> one row per (user, cluster)."""
+    with_vectors = engaged.join(pins.select("pin_id", "embedding"), on="pin_id", how="inner")
+    return with_vectors.groupBy("user_id").applyInPandas(_clusters_of(max_clusters, distance), schema=CLUSTERS)
+
+
+def recent_engagement(edges: DataFrame, ds: str, lookback_days: int, pins_max: int) -> DataFrame:
+    """(user_id, pin_id, weight): positive engagement seen within the lookback, heaviest pins."""
+    since = dt.datetime.combine(dt.date.fromisoformat(ds) - dt.timedelta(days=lookback_days - 1), dt.time())
+    recent = vectors.engagement(edges).where(F.col("last_seen") >= F.lit(since))
+    return top_n(recent, "user_id", [F.desc("weight"), "pin_id"], pins_max).select("user_id", "pin_id", "weight")
+
+
+def signature(rows: DataFrame) -> DataFrame:
+    """(user_id, _sig): a hash of a user's clusters (what changes them)."""
+    one = F.concat_ws(":", F.col("cluster").cast("string"), "medoid_pin_id", F.col("importance").cast("string"),
+                      F.col("pins").cast("string"), F.col("model_version"),
+                      F.concat_ws(",", F.col("embedding").cast("array<string>")))
+    return rows.groupBy("user_id").agg(F.sha2(F.concat_ws("|", F.array_sort(F.collect_list(one))), 256).alias("_sig"))
+
+
+def run(ctx: StageContext) -> StageOutput:
+    s = ctx.settings
+    table = catalog.USER_INTEREST_EMBEDDINGS
+    fused = ctx.read(catalog.PIN_EMBEDDINGS)
+    engaged = recent_engagement(edges_as_of(ctx), ctx.ds, s.user_interests_lookback_days, s.user_interests_pins_max)
+    version = fused.select(F.concat_ws("+", F.array_sort(F.collect_set("model_version")))).first()[0] or "none"
+    new = user_interest_clusters(engaged, fused, s.user_interests_max, s.user_interest_distance).withColumn(
+        "model_version", F.lit(version)).persist()
+    current = ctx.read_or_empty(table)
+    changed = changed_users(new, current)
+    fresh = new.join(changed, on="user_id", how="left_semi").withColumn("event_timestamp", day_start(ctx.ds)) \
+        .withColumn("_gone", F.lit(False))
+    gone = current.join(changed, on="user_id", how="left_semi").join(
+        fresh.select("user_id", "cluster"), on=["user_id", "cluster"], how="left_anti").withColumn("_gone", F.lit(True))
+    diff = fresh.unionByName(gone.select(*fresh.columns))
+    written = io.merge(diff, table, s, {c: F.col(f"s.{c}") for c in table.columns}, delete_when="s._gone",
+                       insert_when="NOT s._gone", extra_columns=("_gone",))
+    users = new.select("user_id").distinct().count()
+    new.unpersist()
+    return StageOutput(rows_in=engaged.count(), rows_out=written, details={"users": users})
+
+
+def changed_users(new: DataFrame, current: DataFrame) -> DataFrame:
+    """Users whose clusters differ between the new rows and the table (new, changed or gone)."""
+    a = signature(new).withColumnRenamed("_sig", "_new")
+    b = signature(current).withColumnRenamed("_sig", "_old")
+    return a.join(b, on="user_id", how="full_outer").where(~F.col("_new").eqNullSafe(F.col("_old"))).select("user_id")

@@ -1,0 +1,161 @@
+"""Embeddings: PinnerSage clusters, hides never positive, model cadence and atomic artifacts,
+the real Beam RunInference pipeline, the content stage's bad input, and settings that name
+themselves. Quality floors and the daily flow are in test_flow_e2e.py (they need a lake)."""
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.core import catalog, io
+from pipelines.core.settings import DEFAULT_TYPE_WEIGHTS, SettingsError, load_settings
+from pipelines.embeddings import beam_inference, content, encoders, interests, models, vectors
+from tests.conftest import run
+
+DAY = dt.date(2026, 1, 1)
+
+
+def _user_pin_edges(spark, rows_):
+    """(user, pin, edge_type, events) -> graph_edges rows dated DAY."""
+    t = dt.datetime.combine(DAY, dt.time(12))
+    return spark.createDataFrame([
+        {"src_type": "user", "src_id": u, "dst_type": "pin", "dst_id": p, "edge_type": e, "event_count": n,
+         "weight": n * DEFAULT_TYPE_WEIGHTS[e], "weight_date": DAY, "first_seen": t, "last_seen": t}
+        for u, p, e, n in rows_], catalog.GRAPH_EDGES.schema)
+
+
+def test_hides_never_count_as_positive_engagement(spark):
+    edges = _user_pin_edges(spark, [
+        ("u1", "p1", "save", 1), ("u1", "p2", "click", 1), ("u1", "p2", "hide", 1),   # hid p2 after clicking it
+        ("u1", "p3", "impression", 5),                                                 # seen is not liked
+        ("u2", "p1", "hide", 2),                                                       # only hides
+    ])
+    got = {(r["user_id"], r["pin_id"]): r["weight"] for r in vectors.engagement(edges).collect()}
+    assert got == {("u1", "p1"): DEFAULT_TYPE_WEIGHTS["save"]}
+
+
+def test_a_user_who_only_hid_pins_has_no_clusters_and_one_pin_makes_one(spark):
+    edges = _user_pin_edges(spark, [("u_hides", "p1", "hide", 1), ("u_one", "p2", "save", 1)])
+    pins = spark.createDataFrame([("p1", [1.0, 0.0]), ("p2", [0.0, 1.0])], "pin_id string, embedding array<float>")
+    got = interests.user_interest_clusters(vectors.engagement(edges).select("user_id", "pin_id", "weight"), pins,
+                                           max_clusters=5, distance=1.0).collect()
+    assert [(r["user_id"], r["cluster"], r["medoid_pin_id"], r["pins"]) for r in got] == [("u_one", 1, "p2", 1)]
+    assert got[0]["importance"] == pytest.approx(DEFAULT_TYPE_WEIGHTS["save"])
+
+
+def _two_tastes():
+    ids = ["a1", "a2", "a3", "b1", "b2"]
+    vecs = np.array([[1, 0, 0], [0.95, 0.1, 0], [0.9, 0, 0.1], [0, 1, 0], [0, 0.9, 0.1]], dtype=np.float32)
+    weights = np.array([1.0, 1.0, 1.0, 5.0, 5.0])
+    return ids, vecs, weights
+
+
+def test_clusters_are_ranked_by_importance_with_weighted_medoids():
+    ids, vecs, weights = _two_tastes()
+    got = interests.cluster_user(ids, vecs, weights, max_clusters=5, distance=0.5)
+    assert [(rank, pin, n) for rank, pin, _, _, n in got] == [(1, "b1", 2), (2, "a1", 3)]
+    assert [imp for _, _, _, imp, _ in got] == [10.0, 3.0]
+    np.testing.assert_array_equal(got[0][2], vecs[3])  # the medoid's own embedding
+    capped = interests.cluster_user(ids, vecs, weights, max_clusters=1, distance=0.5)
+    assert [(rank, pin) for rank, pin, *_ in capped] == [(1, "b1")]
+
+
+def test_clusters_do_not_depend_on_the_input_order():
+    ids, vecs, weights = _two_tastes()
+    order = [4, 2, 0, 3, 1]
+    a = interests.cluster_user(ids, vecs, weights, 5, 0.5)
+    b = interests.cluster_user([ids[i] for i in order], vecs[order], weights[order], 5, 0.5)
+    assert [(r, p, i, n) for r, p, _, i, n in a] == [(r, p, i, n) for r, p, _, i, n in b]
+
+
+def test_a_model_is_reused_within_the_cadence_and_retrained_after_it(settings):
+    trained = []
+
+    def fit(folder):
+        trained.append(folder.name)
+        (folder / "weights.txt").write_text("w")
+        return {"facts": 1}
+
+    first, new = models.reuse_or_train(settings, "toy", "2026-01-01", {"dim": 2}, fit)
+    assert new and (first.path / "weights.txt").is_file() and first.version.startswith("2026-01-01-")
+    again, new = models.reuse_or_train(settings, "toy", "2026-01-07", {"dim": 2}, fit)
+    assert not new and again.version == first.version                           # 6 days old: reused
+    later, new = models.reuse_or_train(settings, "toy", "2026-01-08", {"dim": 2}, fit)
+    assert new and later.version != first.version                               # 7 days old: retrained
+    other, new = models.reuse_or_train(settings, "toy", "2026-01-08", {"dim": 3}, fit)
+    assert new and other.version != later.version                               # settings changed: retrained
+    assert len(trained) == 3
+
+
+def test_a_training_killed_half_way_leaves_no_model(settings):
+    def broken(folder):
+        (folder / "half.bin").write_text("x")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        models.train(settings, "toy", "2026-01-01", {"dim": 2}, broken)
+    assert models.models(settings, "toy") == []
+    assert not any((models.root(settings) / "toy").iterdir())
+
+
+DOCS = ["red shoes leather boots", "leather boots brown shoes", "garden tomato seeds", "tomato garden soil",
+        "red garden shoes", "soil seeds plants"]
+
+
+def _toy_models(tmp_path, aligned: bool = True):
+    encoder = encoders.train_encoder(DOCS, dim=3, max_features=100, seed=1)
+    encoders.save(encoder, tmp_path / encoders.ENCODER_FILE)
+    if aligned:
+        graph = np.random.default_rng(0).normal(size=(len(DOCS), 4)).astype(np.float32)
+        aligner = encoders.train_aligner(encoders.encode(encoder, DOCS), graph)
+        encoders.save(aligner, tmp_path / encoders.ALIGNER_FILE)
+        return encoder, aligner
+    return encoder, None
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_beam_run_inference_encodes_every_document_like_the_models_do(tmp_path, aligned):
+    encoder, aligner = _toy_models(tmp_path, aligned)
+    (tmp_path / "docs").mkdir()
+    pd.DataFrame({"pin_id": [f"p{i}" for i in range(len(DOCS))], "document": DOCS}).to_parquet(
+        tmp_path / "docs" / "part-0.parquet")
+    beam_inference.encode_pins(tmp_path / "docs", tmp_path / "out", tmp_path, tmp_path if aligned else None)
+    out = pd.concat(pd.read_parquet(p) for p in (tmp_path / "out").glob("*.parquet")).sort_values("pin_id")
+    assert list(out["pin_id"]) == [f"p{i}" for i in range(len(DOCS))]
+    expected = encoders.encode(encoder, DOCS)
+    np.testing.assert_allclose(np.stack(out["content_embedding"].to_numpy()), expected, atol=1e-6)
+    if aligned:
+        got = np.stack(out["aligned_embedding"].to_numpy())
+        np.testing.assert_allclose(got, encoders.align(aligner, list(expected)), atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    else:
+        assert out["aligned_embedding"].isna().all()
+
+
+def test_content_stage_encodes_through_beam_and_explains_a_pin_without_content(spark, settings):
+    settings = settings.replace(content_dim=3)
+    pins = [{"pin_id": f"p{i}", "title": d, "description": None, "interests": [{"interest": "style", "score": 0.9}],
+             "domain": "shop.example.com"} for i, d in enumerate(DOCS)]
+    pins.append({"pin_id": "p_empty", "title": None, "description": None, "interests": [], "domain": None})
+    full = [{c: p.get(c) for c in catalog.SILVER_PINS.columns} for p in pins]
+    io.overwrite(spark.createDataFrame(full, catalog.SILVER_PINS.schema), catalog.SILVER_PINS, settings)
+    io.overwrite(spark.createDataFrame([], catalog.SILVER_BOARDS.schema), catalog.SILVER_BOARDS, settings)
+    io.overwrite(spark.createDataFrame([], catalog.GRAPH_EDGES.schema), catalog.GRAPH_EDGES, settings)
+    result = run(spark, settings, "content_embeddings", "2026-01-01")
+    got = {r["pin_id"]: r for r in io.read_table(spark, catalog.PIN_CONTENT_EMBEDDINGS, settings).collect()}
+    assert set(got) == {p["pin_id"] for p in pins} and result.details["encoded"] == len(DOCS)
+    assert got["p_empty"]["content_embedding"] is None and got["p_empty"]["note"] == content.NO_CONTENT
+    assert all(len(got[f"p{i}"]["content_embedding"]) == 3 for i in range(len(DOCS)))
+    assert got["p0"]["aligned_embedding"] is None and got["p0"]["note"] == content.NO_GRAPH  # no graph model yet
+    again = run(spark, settings, "content_embeddings", "2026-01-01")
+    assert again.details["encoded"] == 0 and again.rows_out == 0                      # nothing changed
+
+
+@pytest.mark.parametrize("name, value, named", [
+    ("embedding_dim", "0", "TASTEGRAPH_EMBEDDING_DIM"),
+    ("user_interests_max", "50", "TASTEGRAPH_USER_INTERESTS_MAX"),
+    ("als_alpha", "-1", "TASTEGRAPH_ALS_ALPHA"),
+])
+def test_bad_embedding_settings_name_the_setting(name, value, named):
+    with pytest.raises(SettingsError, match=named):
+        load_settings(env={f"TASTEGRAPH_{name.upper()}": value})
