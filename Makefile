@@ -17,10 +17,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(STAMP) $(JARS_STAMP) system-packages
 
-# Debian packages the tests use: chromium checks the Data Docs page headless.
-DEBIAN_PACKAGES := chromium
+# Debian packages: chromium checks the Data Docs page headless; BLAS and LAPACK let MLlib's
+# ALS use native linear algebra (without them it falls back to Java and says so on stderr).
+DEBIAN_PACKAGES := chromium libblas3 liblapack3
 system-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -12,6 +12,9 @@ user_candidates, DuckDB) on the first and last day only: enough to compare day 1
 of the incremental graph stage.
 `flow` runs the daily Prefect flow day by day (stages, gates, Feast) and reports the gate's
 share of each day.
+`embeddings` (after `flow`, same sizes) retrains each embedding stage on the flow's lake as its
+own process (seconds, peak memory), times Beam RunInference against a Spark pandas UDF applying
+the same models (interleaved, `--repeat`), and records the quality figures.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -273,10 +276,102 @@ def _quality(spark, settings) -> dict:
     return quality
 
 
+EMBEDDING_STAGES = ("graph_embeddings", "collaborative_embeddings", "content_embeddings", "pin_embeddings",
+                    "user_interests")
+
+
+def _spark_udf_encode(spark, documents: Path, out: Path, encoder_dir: Path, aligner_dir: Path) -> None:
+    """The same two models applied in Spark by a pandas UDF (mapInPandas), for comparison."""
+    import pandas as pd
+
+    from pipelines.embeddings import encoders
+
+    def apply(batches):
+        encoder = encoders.load(encoder_dir / encoders.ENCODER_FILE)
+        aligner = encoders.load(aligner_dir / encoders.ALIGNER_FILE)
+        for batch in batches:
+            content = encoders.encode(encoder, list(batch["document"]))
+            aligned = encoders.align(aligner, list(content))
+            yield pd.DataFrame({"pin_id": batch["pin_id"], "content_embedding": list(content),
+                                "aligned_embedding": list(aligned)})
+
+    schema = "pin_id string, content_embedding array<float>, aligned_embedding array<float>"
+    spark.read.parquet(str(documents)).mapInPandas(apply, schema).write.mode("overwrite").parquet(str(out))
+
+
+def bench_embeddings(args) -> dict:
+    """On the flow benchmark's lake (run `flow` first): each embedding stage retrained from
+    scratch as its own spark-submit-style process (seconds, peak memory), Beam RunInference
+    against a Spark pandas UDF applying the same models (pins/s, interleaved repeats), and the
+    quality figures (recorded in ops.embedding_quality)."""
+    import statistics as st
+
+    from pipelines.core import catalog, io
+    from pipelines.core.spark import get_spark
+    from pipelines.embeddings import beam_inference, content, models
+    from pipelines.evaluation import embeddings as quality
+
+    raw, cfg, gen = _raw(args)
+    lake = OUT / "lake-flow"
+    if not (lake / "gold" / catalog.PIN_EMBEDDINGS.name).exists():
+        raise SystemExit(f"no embeddings in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` with the same sizes first")
+    ds = dates(cfg)[-1]
+    settings = load_settings(lake_root=lake, raw_root=raw)
+    shutil.rmtree(lake / "_models", ignore_errors=True)  # every stage trains its model again
+    env = {**os.environ, "TASTEGRAPH_LAKE_ROOT": str(lake), "TASTEGRAPH_RAW_ROOT": str(raw)}
+    stages = []
+    for name in EMBEDDING_STAGES:
+        measured = run_measured([sys.executable, "-m", "pipelines.jobs", name, "--ds", ds], env=env)
+        if measured.returncode != 0:
+            raise SystemExit(f"{name} failed:\n{measured.stderr[-3000:]}")
+        job = json.loads(measured.stdout[measured.stdout.index("{"):])
+        stages.append({"stage": name, "rows_in": job["rows_in"], "rows_out": job["rows_out"],
+                       "stage_seconds": job["seconds"], "process_seconds": round(measured.seconds, 1),
+                       "peak_rss_mb": round(measured.peak_rss_mb), "steps": job.get("step_seconds", {})})
+        print(f"{name:<26}{job['rows_in']:>12,}{job['rows_out']:>12,}{job['seconds']:>9.1f}s"
+              f"{measured.peak_rss_mb:>9.0f} MB", flush=True)
+
+    spark = get_spark(settings, app_name="tastegraph-bench")
+    encoder = models.models(settings, content.ENCODER_FAMILY)[-1]
+    aligner = models.models(settings, content.ALIGNER_FAMILY)[-1]
+    work = OUT / "inference"
+    shutil.rmtree(work, ignore_errors=True)
+    docs = content.pin_documents(io.read_table(spark, catalog.SILVER_PINS, settings),
+                                 io.read_table(spark, catalog.SILVER_BOARDS, settings),
+                                 io.read_table(spark, catalog.GRAPH_EDGES, settings))
+    docs.where("document <> ''").select("pin_id", "document").write.parquet(str(work / "documents"))
+    pins = spark.read.parquet(str(work / "documents")).count()
+    timings: dict[str, list[float]] = {"beam": [], "spark_pandas_udf": []}
+    for rep in range(args.repeat):
+        for engine in ("beam", "spark_pandas_udf"):
+            out = work / f"{engine}-{rep}"
+            t0 = time.perf_counter()
+            if engine == "beam":
+                beam_inference.encode_pins(work / "documents", out, encoder.path, aligner.path, settings.beam_runner,
+                                           settings.beam_options)
+            else:
+                _spark_udf_encode(spark, work / "documents", out, encoder.path, aligner.path)
+            timings[engine].append(time.perf_counter() - t0)
+            print(f"{engine:<18}{pins:>10,} pins {timings[engine][-1]:>8.1f}s {pins / timings[engine][-1]:>9,.0f} pins/s",
+                  flush=True)
+    inference = {engine: {"median_seconds": round(st.median(v), 1), "pins_per_second": round(pins / st.median(v))}
+                 for engine, v in timings.items()}
+    inference["pins"] = pins
+    inference["ratio_beam_over_spark"] = round(st.median(timings["beam"]) / st.median(timings["spark_pandas_udf"]), 2)
+
+    rows = quality.measure(spark, settings, ds)
+    quality.record(spark, settings, rows)
+    for r in rows:
+        print(f"{r['family']:<40}{r['metric']:<32}{r['value']:.3f}  ({r['baseline']}: {r['baseline_value']:.3f})",
+              flush=True)
+    return {"generated": gen, "ds": ds, "stages": stages, "inference": inference,
+            "quality": [{k: (str(v) if k == "measured_at" or k == "ds" else v) for k, v in r.items()} for r in rows]}
+
+
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph", "flow"])
+    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph", "flow", "embeddings"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -291,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
-    suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow}
+    suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow,
+              "embeddings": bench_embeddings}
     report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))

@@ -14,13 +14,15 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import great_expectations as gx
 from great_expectations.core.run_identifier import RunIdentifier
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
-from expectations.suites import KNOWN_PINS_VIEW, SUITES, WITHHELD_BOARDS_VIEW
+from expectations.suites import KNOWN_PINS_VIEW, SUITES, WITHHELD_BOARDS_VIEW, Flag, lookup_column
+from pipelines.core import catalog
 from pipelines.core.settings import Settings, TastegraphError
 
 SAMPLE_SIZE = 5
@@ -61,26 +63,61 @@ def context(settings: Settings):
     return ctx
 
 
+class ReferenceViews:
+    """The views the suites' cross-table checks read (known pin ids, withheld board ids),
+    cached while their sources keep their versions: a day's run computes them once after
+    ingest (on the first check that reads them) and drops them at the end of the day."""
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._frames: list[DataFrame] = []
+
+    def ensure(self, key: object, build: Callable[[], tuple[DataFrame, DataFrame]]) -> None:
+        """Register the views for `key` (for example the lake and its sources' versions),
+        building them with `build()` -> (known pins, withheld boards) unless they are current."""
+        if key == self._key and self._frames:
+            return
+        self.drop()
+        known_pins, withheld_boards = build()
+        views = [(known_pins.select(F.col("pin_id").alias("id")).distinct().persist(), KNOWN_PINS_VIEW),
+                 (withheld_boards.select(F.col("board_id").alias("id")).distinct().persist(), WITHHELD_BOARDS_VIEW)]
+        for df, name in views:
+            df.createOrReplaceTempView(name)
+        self._frames, self._key = [df for df, _ in views], key
+
+    def drop(self) -> None:
+        for df in self._frames:
+            df.unpersist()
+        self._frames, self._key = [], None
+
+
 @contextlib.contextmanager
 def reference_views(known_pins: DataFrame, withheld_boards: DataFrame) -> Iterator[None]:
-    """The views the suites' cross-table checks read (known pin ids, withheld board ids),
-    cached for one gate step: computed once, on the first check that reads them (a step
-    without cross-table checks never computes them), and dropped at the end of the step."""
-    views = [(known_pins.select("pin_id").persist(), KNOWN_PINS_VIEW),
-             (withheld_boards.select("board_id").persist(), WITHHELD_BOARDS_VIEW)]
-    for df, name in views:
-        df.createOrReplaceTempView(name)
+    """The reference views for the duration of a block."""
+    views = ReferenceViews()
+    views.ensure(object(), lambda: (known_pins, withheld_boards))
     try:
         yield
     finally:
-        for df, _ in views:
-            df.unpersist()
+        views.drop()
+
+
+def flagged(df: DataFrame, flags: tuple[Flag, ...]) -> DataFrame:
+    """The batch with a boolean column per flag (true on a row that must not exist), after
+    joining the reference ids the flags look up."""
+    spark = df.sparkSession
+    for column, view in sorted({lookup for flag in flags for lookup in flag.lookups}):
+        # broadcast: withheld boards are few, and the known pin ids of 200,000 pins take ~5 MB
+        ids = F.broadcast(spark.table(view).select(F.col("id").alias(lookup_column(view, column))))
+        df = df.join(ids, on=df[column] == ids[lookup_column(view, column)], how="left")
+    return df.select("*", *[F.coalesce(F.expr(f.where), F.lit(False)).alias(f.column) for f in flags])
 
 
 def _sample(result) -> str:
-    """A short sample of the rows an expectation found bad."""
+    """A short sample of the rows an expectation found bad (their keys, for a flag)."""
     r = result.result or {}
-    rows = (r.get("details") or {}).get("unexpected_rows") or r.get("partial_unexpected_list") or []
+    rows = ((r.get("details") or {}).get("unexpected_rows") or r.get("partial_unexpected_index_list")
+            or r.get("partial_unexpected_list") or [])
     count = r.get("unexpected_count", r.get("observed_value"))
     shown = json.dumps(rows[:SAMPLE_SIZE], default=str)
     return f"{count if count is not None else '?'} bad, e.g. {shown}" if rows else f"{count} bad"
@@ -96,11 +133,13 @@ def _describe(result) -> str:
 def _run(ctx, table: str, definition, df: DataFrame, ds: str, result_format: str):
     """One checkpoint run, named after the table and the day. BOOLEAN_ONLY computes only
     whether each expectation holds (about half the Spark jobs of the default); COMPLETE adds
-    the bad rows."""
+    the bad rows, identified by the table's keys."""
     detail = "" if result_format == "BOOLEAN_ONLY" else "_detail"
+    keys = [k for k in catalog.by_name(table).keys if k in df.columns]
     checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
         name=f"{table}_gate{detail}", validation_definitions=[definition],
-        result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_SIZE}))
+        result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_SIZE,
+                       **({"unexpected_index_column_names": keys} if keys and detail else {})}))
     run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=f"{table} {ds}"))
     return next(iter(run.run_results.values()))
 
@@ -108,14 +147,16 @@ def _run(ctx, table: str, definition, df: DataFrame, ds: str, result_format: str
 def validate(ctx, settings: Settings, table: str, suite_name: str, df: DataFrame, ds: str) -> GateResult:
     """Validate one table's rows with its suite through a checkpoint named after the table;
     the run is named after the table and the day."""
-    suite = ctx.suites.add_or_update(SUITES[suite_name](settings))
+    declared = SUITES[suite_name](settings)
+    suite = ctx.suites.add_or_update(declared.suite)
+    rows = df.count()
+    df = flagged(df, declared.flags)
     source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)  # see validate_all
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(name=table)
     batch = next((b for b in asset.batch_definitions if b.name == "written"), None) or (
         asset.add_batch_definition_whole_dataframe("written"))
     definition = ctx.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{table}_written", data=batch, suite=suite))
-    rows = df.count()
     validation = _run(ctx, table, definition, df, ds, "BOOLEAN_ONLY")
     if not validation.success:  # again, keeping samples of the bad rows (a failure is rare)
         validation = _run(ctx, table, definition, df, ds, "COMPLETE")

@@ -3,11 +3,17 @@ means `_v2`). Every suite checks its table's keys (not null, unique), and where 
 values within the range their formula allows, lists no longer than their top_n, every pin id
 pointing at a known pin, and no row from a secret or withheld board.
 
-Checks across tables read two views the gate registers before validating (see
-`expectations.gate.register_reference_views`): the known pin ids and the withheld board ids.
+Row checks ("no row where ...") are `Flag`s, not GX's UnexpectedRowsExpectation: the gate
+adds each flag as a boolean column of the batch (a check across tables first joins the view it
+needs: the known pin ids or the withheld board ids, see `expectations.gate.reference_views`)
+and the suite expects that column to be false everywhere. GX folds those expectations, with the
+suite's other column checks, into one aggregate query per table, where each
+UnexpectedRowsExpectation costs two Spark jobs of its own.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Callable
 
 import great_expectations as gx
@@ -32,10 +38,30 @@ def _keys(table: catalog.Table) -> Expectations:
     return checks
 
 
-def _rows(where: str, description: str) -> gxe.UnexpectedRowsExpectation:
-    """Rows that must not exist: those of the batch where `where` (Spark SQL) holds."""
-    return gxe.UnexpectedRowsExpectation(unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {where}",
-                                         description=description)
+@dataclass(frozen=True)
+class Flag:
+    """Rows that must not exist: those where `where` (Spark SQL on the batch's columns) holds.
+    `lookups` are (column, view) pairs: the gate joins the view's ids to the batch as
+    `_in_<view>_<column>` (null when the id is not in the view) before evaluating `where`."""
+
+    where: str
+    description: str
+    lookups: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def column(self) -> str:
+        return "_flag_" + re.sub(r"[^a-z0-9]+", "_", self.description.lower()).strip("_")
+
+    def expectation(self) -> gxe.ExpectColumnValuesToBeInSet:
+        return gxe.ExpectColumnValuesToBeInSet(column=self.column, value_set=[False], description=self.description)
+
+
+def lookup_column(view: str, column: str) -> str:
+    return f"_in_{view}_{column}"
+
+
+def _rows(where: str, description: str, lookups: tuple[tuple[str, str], ...] = ()) -> Flag:
+    return Flag(where, description, lookups)
 
 
 def _not_finite(column: str) -> str:
@@ -49,12 +75,13 @@ def _at_most_per_key(key: str, n: int, what: str) -> gxe.UnexpectedRowsExpectati
 
 
 def _known_pins(*columns: str) -> list:
-    return [_rows(f"{c} NOT IN (SELECT pin_id FROM {KNOWN_PINS_VIEW})", f"{c} is a known pin") for c in columns]
+    return [_rows(f"{c} IS NOT NULL AND {lookup_column(KNOWN_PINS_VIEW, c)} IS NULL", f"{c} is a known pin",
+                  ((c, KNOWN_PINS_VIEW),)) for c in columns]
 
 
-def _no_withheld_board(condition: str, column: str) -> gxe.UnexpectedRowsExpectation:
-    return _rows(f"{condition} AND {column} IN (SELECT board_id FROM {WITHHELD_BOARDS_VIEW})",
-                 f"no row from a secret or withheld board ({column})")
+def _no_withheld_board(condition: str, column: str) -> Flag:
+    return _rows(f"{condition} AND {lookup_column(WITHHELD_BOARDS_VIEW, column)} IS NOT NULL",
+                 f"no row from a secret or withheld board ({column})", ((column, WITHHELD_BOARDS_VIEW),))
 
 
 def _ranked(key: str, n: int) -> list:
@@ -253,12 +280,23 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.USER_INTEREST_EMBEDDINGS.name: user_interest_embeddings,
 }
 
-def _suite(name: str, expectations: Callable[[Settings], Expectations]) -> Callable[[Settings], gx.ExpectationSuite]:
-    def build(settings: Settings) -> gx.ExpectationSuite:
-        return gx.ExpectationSuite(name=name, expectations=expectations(settings))
+@dataclass(frozen=True)
+class Suite:
+    """A table's suite: the GX suite, and the flags the gate adds to the batch before it runs."""
+
+    suite: gx.ExpectationSuite
+    flags: tuple[Flag, ...]
+
+
+def _suite(name: str, expectations: Callable[[Settings], Expectations]) -> Callable[[Settings], Suite]:
+    def build(settings: Settings) -> Suite:
+        checks = expectations(settings)
+        flags = tuple(c for c in checks if isinstance(c, Flag))
+        return Suite(gx.ExpectationSuite(name=name, expectations=[c.expectation() if isinstance(c, Flag) else c
+                                                                  for c in checks]), flags)
     return build
 
 
 # Suite name -> factory. A stage declares the suites that gate its outputs by these names.
-SUITES: dict[str, Callable[[Settings], gx.ExpectationSuite]] = {
+SUITES: dict[str, Callable[[Settings], Suite]] = {
     f"{table}_v1": _suite(f"{table}_v1", expectations) for table, expectations in _BY_TABLE.items()}

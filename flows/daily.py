@@ -88,13 +88,22 @@ def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str)
     }
 
 
-def _reference_views(settings: Settings):
+_REFERENCES = gate.ReferenceViews()
+
+
+def _reference_views(settings: Settings) -> None:
+    """Known pins and withheld boards for the gate, rebuilt only when their sources changed."""
     spark = get_spark(settings)
-    quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
-        "stream = 'boards' AND record_key IS NOT NULL")
-    return gate.reference_views(
-        io.read_or_empty(spark, catalog.SILVER_PINS, settings),
-        withheld_board_ids(io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings), quarantined))
+    sources = (catalog.SILVER_PINS, catalog.BRONZE_BOARDS, catalog.QUARANTINE)
+    key = (str(settings.lake_root.resolve()), *(io.table_version(spark, t, settings) for t in sources))
+
+    def build():
+        quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
+            "stream = 'boards' AND record_key IS NOT NULL")
+        return (io.read_or_empty(spark, catalog.SILVER_PINS, settings),
+                withheld_board_ids(io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings), quarantined))
+
+    _REFERENCES.ensure(key, build)
 
 
 @task(task_run_name="gate {name} {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
@@ -103,7 +112,8 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
     stage = declared(name)
 
     def body() -> StageResult:
-        with _reference_views(settings), console.to_log():
+        _reference_views(settings)
+        with console.to_log():
             results = gate.validate_all(settings, gate_frames(settings, stage, written, ds), ds)
             docs = gate.write_summary(settings)
         record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
@@ -167,11 +177,14 @@ def daily_taste_graph(ds: str, lake_root: str | None = None, config_file: str | 
     run, check, materialize = _configured(settings)
     results: list[StageResult] = []
     gated: dict[str, int] = {}
-    for stage in STAGES:
-        written = run(stage.name, ds, settings, run_id)
-        checked = check(stage.name, ds, settings, run_id, written)
-        gated.update(checked.details["rows"])
-        results += [written, checked]
+    try:
+        for stage in STAGES:
+            written = run(stage.name, ds, settings, run_id)
+            checked = check(stage.name, ds, settings, run_id, written)
+            gated.update(checked.details["rows"])
+            results += [written, checked]
+    finally:
+        _REFERENCES.drop()
     results.append(materialize(ds, settings, run_id, gated))
     return results
 

@@ -73,3 +73,16 @@ def test_a_commit_during_a_stage_is_not_read_and_not_recorded(spark, graph_lake)
     assert recorded["input_versions"]["graph_edges"] == pinned
     assert recorded["output_versions"]["pin_pin_edges"] == disturbed.output_versions["pin_pin_edges"]
     assert json.loads(recorded["details"])["pair_cost_sum_min_degree_cap_squared"] > 0
+
+
+def test_versions_and_rows_written_come_from_the_delta_log_as_delta_reports_them(spark, settings):
+    from delta.tables import DeltaTable
+
+    table = catalog.TOUCHED_DATES
+    assert io.table_version(spark, table, settings) is None
+    rows_ = [{"ds": dt.date(2026, 1, 1), "event_date": dt.date(2026, 1, 1), "events": 3}]
+    assert io.overwrite(spark.createDataFrame(rows_, table.schema), table, settings) == 1
+    rows_.append({"ds": dt.date(2026, 1, 1), "event_date": dt.date(2025, 12, 31), "events": 1})
+    assert io.upsert(spark.createDataFrame(rows_, table.schema), table, settings, newer="true") == 2  # 1 new, 1 updated
+    history = DeltaTable.forPath(spark, table.path(settings)).history(1).first()
+    assert io.table_version(spark, table, settings) == history["version"] >= 1

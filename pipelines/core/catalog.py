@@ -214,6 +214,8 @@ USER_STATS = Table(
     keys=("user_id", "ds"),
 )
 
+_CHANGE_FEED = (("delta.enableChangeDataFeed", "true"),)
+
 # --- embeddings (gold; each row names the model version that produced it) ------------------
 PIN_GRAPH_EMBEDDINGS = Table(
     "pin_graph_embeddings_v1", "gold",
@@ -222,6 +224,8 @@ PIN_GRAPH_EMBEDDINGS = Table(
     "Skip-gram (MLlib Word2Vec) embeddings of pins from seeded random walks on the pruned pin-board graph; "
     "occurrences: how often the pin appears in the walks.",
     keys=("pin_id",),
+    properties=_CHANGE_FEED,
+    written="changes",  # the gate checks what a retrain or the day's inference wrote
 )
 USER_COLLAB_EMBEDDINGS = Table(
     "user_collab_embeddings_v1", "gold",
@@ -229,6 +233,8 @@ USER_COLLAB_EMBEDDINGS = Table(
             ("trained_on", D, False)),
     "User factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
     keys=("user_id",),
+    properties=_CHANGE_FEED,
+    written="changes",  # the gate checks what a retrain or the day's inference wrote
 )
 PIN_COLLAB_EMBEDDINGS = Table(
     "pin_collab_embeddings_v1", "gold",
@@ -236,6 +242,8 @@ PIN_COLLAB_EMBEDDINGS = Table(
             ("trained_on", D, False)),
     "Pin factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
     keys=("pin_id",),
+    properties=_CHANGE_FEED,
+    written="changes",  # the gate checks what a retrain or the day's inference wrote
 )
 PIN_CONTENT_EMBEDDINGS = Table(
     "pin_content_embeddings_v1", "gold",
@@ -245,6 +253,8 @@ PIN_CONTENT_EMBEDDINGS = Table(
     "Content embeddings of pins by Beam RunInference (the platform's own text encoder), and the same mapped "
     "into the graph-embedding space (aligned, for cold start); note says why a pin has no vector.",
     keys=("pin_id",),
+    properties=_CHANGE_FEED,
+    written="changes",  # the gate checks what a retrain or the day's inference wrote
 )
 PIN_EMBEDDINGS = Table(
     "pin_embeddings_v1", "gold",

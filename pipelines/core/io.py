@@ -107,15 +107,40 @@ def read_or_empty(spark: SparkSession, table: Table, settings: Settings) -> Data
     return spark.createDataFrame([], table.schema)
 
 
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+
+
+def _latest_commit(path: str) -> int | None:
+    """The table's latest version from its log's file names: Delta commits version N by
+    atomically creating `_delta_log/<N, 20 digits>.json`, and log cleanup never removes the
+    newest one. A directory listing, not a Spark job (the lake is a local folder)."""
+    try:
+        names = [m.group(1) for e in (Path(path) / "_delta_log").iterdir() if (m := _COMMIT.match(e.name))]
+    except FileNotFoundError:
+        return None
+    return int(max(names)) if names else None
+
+
+def _commit_info(path: str) -> dict:
+    """The commitInfo action of the table's latest commit (read from its log file)."""
+    version = _latest_commit(path)
+    if version is None:
+        return {}
+    with (Path(path) / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as fh:
+        for line in fh:
+            action = json.loads(line)
+            if "commitInfo" in action:
+                return action["commitInfo"]
+    return {}
+
+
 def table_version(spark: SparkSession, table: Table, settings: Settings) -> int | None:
     """The table's latest version (inside a stage: an input's pinned version), or None."""
     reads = _READS.get()
     if reads is not None and table.name in reads.inputs:
         return reads.inputs[table.name]
     _pinned(table, None)
-    if not table_exists(spark, table, settings):
-        return None
-    return DeltaTable.forPath(spark, table.path(settings)).history(1).collect()[0]["version"]
+    return _latest_commit(table.path(settings))
 
 
 def _clear_uncommitted(path: str) -> None:
@@ -207,8 +232,7 @@ def read_changes(spark: SparkSession, table: Table, settings: Settings, start: i
 def rows_written(spark: SparkSession, table: Table, settings: Settings) -> int:
     """Rows the table's last commit wrote (Delta's operation metrics: no data is read):
     inserted plus updated for a MERGE, output rows for a write."""
-    last = DeltaTable.forPath(spark, table.path(settings)).history(1).first()
-    metrics = last["operationMetrics"] or {}
+    metrics = _commit_info(table.path(settings)).get("operationMetrics") or {}
     if "numTargetRowsInserted" in metrics:
         return int(metrics["numTargetRowsInserted"]) + int(metrics.get("numTargetRowsUpdated", 0))
     return int(metrics.get("numOutputRows", 0))

@@ -147,7 +147,7 @@ class Settings:
     content_dim: int = setting(64, "dimension of the content embeddings (TF-IDF + SVD)", minimum=2, maximum=1024)
     content_max_features: int = setting(50_000, "vocabulary size of the content encoder", minimum=10)
     beam_runner: str = setting("DirectRunner", "Apache Beam runner of the content inference pipeline")
-    beam_options: Mapping[str, str] = setting({}, "extra Beam pipeline options, e.g. direct_num_workers = \"2\"")
+    beam_options: Mapping[str, str] = setting({}, "extra Beam pipeline options (name = value)")
     user_interests_max: int = setting(5, "interest clusters kept per user (PinnerSage)", minimum=1, maximum=20)
     user_interests_lookback_days: int = setting(90, "engagement older than this is not clustered", minimum=1)
     user_interests_pins_max: int = setting(100, "a user's heaviest engaged pins that are clustered", minimum=1)
