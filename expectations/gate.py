@@ -168,12 +168,22 @@ def validate(ctx, settings: Settings, table: str, suite_name: str, df: DataFrame
 def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], ds: str) -> list[GateResult]:
     """Validate every written table (table -> (suite, its written rows)); results for all.
 
-    The frames are not cached: GX folds a suite's column checks into a few aggregate queries,
-    and re-scanning the pruned Parquet columns for those is much cheaper than building Spark's
-    in-memory cache of every column first (the gate of a 1M-event day took 42 s cached and
-    27 s uncached, measured on the same lake)."""
+    GX folds a suite's column checks into a few aggregate queries. For a partition or a whole
+    table those re-scan the pruned Parquet columns, which is cheaper than building Spark's
+    in-memory cache of every column first (GX's own batch caching is off). Rows read from a
+    Change Data Feed (the latest change per key, a window over the feed) are cached: computing
+    them once beats recomputing them for every query."""
     ctx = context(settings)
-    return [validate(ctx, settings, table, suite, df, ds) for table, (suite, df) in frames.items()]
+    results = []
+    for table, (suite, df) in frames.items():
+        derived = catalog.by_name(table).written == "changes"
+        batch = df.persist() if derived else df
+        try:
+            results.append(validate(ctx, settings, table, suite, batch, ds))
+        finally:
+            if derived:
+                batch.unpersist()
+    return results
 
 
 def raise_if_failed(results: list[GateResult], docs: Path | None = None) -> None:

@@ -9,16 +9,28 @@ output into Delta through the I/O layer.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
-import apache_beam as beam
 import pyarrow as pa
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.ml.inference.sklearn_inference import ModelFileType, SklearnModelHandlerNumpy
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.embeddings import encoders
+
+# Beam's BigQuery client module logs a warning on the root logger when apitools is absent,
+# which also installs a stderr handler on the root logger of the whole process
+# (logging.basicConfig). Import Beam with the root logger quiet and handled.
+_root, _level, _null = logging.getLogger(), logging.getLogger().level, logging.NullHandler()
+_root.addHandler(_null)
+_root.setLevel(logging.ERROR)
+try:
+    import apache_beam as beam
+    from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+    from apache_beam.ml.inference.sklearn_inference import ModelFileType, SklearnModelHandlerNumpy
+    from apache_beam.options.pipeline_options import PipelineOptions
+finally:
+    _root.setLevel(_level)
+    _root.removeHandler(_null)
 
 OUTPUT_SCHEMA = pa.schema([("pin_id", pa.string()), ("content_embedding", pa.list_(pa.float32())),
                            ("aligned_embedding", pa.list_(pa.float32()))])

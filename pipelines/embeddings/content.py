@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pipelines.core import catalog, io
 from pipelines.core.stages import StageContext, StageOutput
 from pipelines.core.transforms import top_n
-from pipelines.embeddings import beam_inference, encoders, models, vectors
+from pipelines.embeddings import encoders, models, vectors
 from pipelines.graph.shared import saved_to_links
 
 ENCODER_FAMILY = "content_encoder"
@@ -95,6 +95,8 @@ def changed_documents(docs: DataFrame, current: DataFrame, encoder_version: str,
 
 
 def run(ctx: StageContext) -> StageOutput:
+    from pipelines.embeddings import beam_inference  # Beam is imported only by the stage that runs it
+
     s = ctx.settings
     spark = ctx.spark
     docs = pin_documents(ctx.read(catalog.SILVER_PINS), ctx.read(catalog.SILVER_BOARDS),
