@@ -191,11 +191,13 @@ def cmd_run(args) -> int:
         print_lookup(found)
         print(f"\nlookup again with: tastegraph lookup --lake {settings.lake_root} --user {user} --pins {','.join(pins)}")
     print(f"\ntables are under {settings.lake_root.resolve()}:")
-    for table in catalog.ALL_TABLES:
-        print(f"  {table.zone + '.' + table.name:<28}{table.path(settings)}")
-    print(f"  {'feast online store':<28}{(settings.feast_dir / 'online_store.db').resolve()}")
-    print(f"  {'data docs':<28}{data_docs_index(settings)}")
-    print(f"  {'log':<28}{log_file.resolve()}")
+    written = [t for t in catalog.ALL_TABLES if Path(t.path(settings)).is_dir()]
+    width = max([len(t.zone + "." + t.name) for t in written] + [26]) + 2
+    for table in written:
+        print(f"  {table.zone + '.' + table.name:<{width}}{table.path(settings)}")
+    print(f"  {'feast online store':<{width}}{(settings.feast_dir / 'online_store.db').resolve()}")
+    print(f"  {'data docs':<{width}}{data_docs_index(settings)}")
+    print(f"  {'log':<{width}}{log_file.resolve()}")
     return 0
 
 
@@ -249,9 +251,10 @@ def cmd_submit(args) -> int:
 def cmd_stages(args) -> int:
     from pipelines.registry import STAGES
 
+    width = max(len(stage.name) for stage in STAGES) + 2
     for stage in STAGES:
-        print(f"{stage.name:<16}{stage.description}")
-        print(f"{'':<16}reads: {', '.join(t.name for t in stage.reads) or 'raw logs'}; "
+        print(f"{stage.name:<{width}}{stage.description}")
+        print(f"{'':<{width}}reads: {', '.join(t.name for t in stage.reads) or 'raw logs'}; "
               f"writes: {', '.join(t.name for t in stage.writes)}")
     return 0
 
