@@ -311,10 +311,10 @@ def bench_embeddings(args) -> dict:
     from pipelines.embeddings import beam_inference, content, models
     from pipelines.evaluation import embeddings as quality
 
-    raw, cfg, gen = _raw(args)
     lake = OUT / "lake-flow"
-    if not (lake / "gold" / catalog.PIN_EMBEDDINGS.name).exists():
+    if not (lake / "gold" / catalog.PIN_EMBEDDINGS.name).exists():  # checked before generating anything
         raise SystemExit(f"no embeddings in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` with the same sizes first")
+    raw, cfg, gen = _raw(args)
     ds = dates(cfg)[-1]
     settings = load_settings(lake_root=lake, raw_root=raw)
     shutil.rmtree(lake / "_models", ignore_errors=True)  # every stage trains its model again

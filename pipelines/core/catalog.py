@@ -227,24 +227,23 @@ PIN_GRAPH_EMBEDDINGS = Table(
     properties=_CHANGE_FEED,
     written="changes",  # the gate checks what a retrain or the day's inference wrote
 )
-USER_COLLAB_EMBEDDINGS = Table(
-    "user_collab_embeddings_v1", "gold",
-    _schema(("user_id", S, False), ("embedding", VECTOR, False), ("model_version", S, False),
-            ("trained_on", D, False)),
-    "User factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
-    keys=("user_id",),
-    properties=_CHANGE_FEED,
-    written="changes",  # the gate checks what a retrain or the day's inference wrote
-)
-PIN_COLLAB_EMBEDDINGS = Table(
-    "pin_collab_embeddings_v1", "gold",
-    _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("model_version", S, False),
-            ("trained_on", D, False)),
-    "Pin factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
-    keys=("pin_id",),
-    properties=_CHANGE_FEED,
-    written="changes",  # the gate checks what a retrain or the day's inference wrote
-)
+
+
+def _collab_factors(entity: str) -> Table:
+    """The ALS factors of users or pins: one table each, the same shape."""
+    return Table(
+        f"{entity}_collab_embeddings_v1", "gold",
+        _schema((f"{entity}_id", S, False), ("embedding", VECTOR, False), ("model_version", S, False),
+                ("trained_on", D, False)),
+        f"{entity.capitalize()} factors of implicit ALS (MLlib) on decayed user -> pin engagement (hides not positive).",
+        keys=(f"{entity}_id",),
+        properties=_CHANGE_FEED,
+        written="changes",  # the gate checks what a retrain wrote
+    )
+
+
+USER_COLLAB_EMBEDDINGS = _collab_factors("user")
+PIN_COLLAB_EMBEDDINGS = _collab_factors("pin")
 PIN_CONTENT_EMBEDDINGS = Table(
     "pin_content_embeddings_v1", "gold",
     _schema(("pin_id", S, False), ("content_hash", S, False), ("content_embedding", VECTOR),

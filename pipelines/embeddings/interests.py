@@ -98,7 +98,8 @@ def run(ctx: StageContext) -> StageOutput:
     s = ctx.settings
     table = catalog.USER_INTEREST_EMBEDDINGS
     fused = ctx.read(catalog.PIN_EMBEDDINGS)
-    engaged = recent_engagement(edges_as_of(ctx), ctx.ds, s.user_interests_lookback_days, s.user_interests_pins_max)
+    engaged = recent_engagement(edges_as_of(ctx), ctx.ds, s.user_interests_lookback_days,
+                                s.user_interests_pins_max).persist()  # clustered, then counted
     version = fused.select(F.concat_ws("+", F.array_sort(F.collect_set("model_version")))).first()[0] or "none"
     new = user_interest_clusters(engaged, fused, s.user_interests_max, s.user_interest_distance).withColumn(
         "model_version", F.lit(version)).persist()
@@ -111,9 +112,10 @@ def run(ctx: StageContext) -> StageOutput:
     diff = fresh.unionByName(gone.select(*fresh.columns))
     written = io.merge(diff, table, s, {c: F.col(f"s.{c}") for c in table.columns}, delete_when="s._gone",
                        insert_when="NOT s._gone", extra_columns=("_gone",))
-    users = new.select("user_id").distinct().count()
+    users, pairs = new.select("user_id").distinct().count(), engaged.count()
     new.unpersist()
-    return StageOutput(rows_in=engaged.count(), rows_out=written, details={"users": users})
+    engaged.unpersist()
+    return StageOutput(rows_in=pairs, rows_out=written, details={"users": users})
 
 
 def changed_users(new: DataFrame, current: DataFrame) -> DataFrame:
