@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from pipelines.core import catalog, io
 from pipelines.core.runs import Laps, StageResult, record_run, versions
@@ -57,6 +58,15 @@ class StageContext:
 
     def version(self, table: catalog.Table) -> int | None:
         return io.table_version(self.spark, table, self.settings)
+
+    def touched_dates(self) -> list[str]:
+        """The event dates the ingest of ds (or of ds..through) touched (late events touch
+        earlier dates); ds itself when unknown. Stages that keep per-event-date rows rewrite these."""
+        last = self.through or self.ds
+        touched = self.read_or_empty(catalog.TOUCHED_DATES).where(
+            F.col("ds").between(F.lit(self.ds).cast("date"), F.lit(last).cast("date")))
+        dates = sorted({r["event_date"].isoformat() for r in touched.select("event_date").distinct().collect()})
+        return dates or [self.ds]
 
 
 @dataclass(frozen=True)

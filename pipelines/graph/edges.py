@@ -239,15 +239,6 @@ def fold_nodes(spark: SparkSession, settings: Settings) -> None:
     changes.unpersist()
 
 
-def _dates_to_recompute(ctx: StageContext) -> list[str]:
-    """The event dates the ingest of ds (or of ds..through) touched; ds itself when unknown."""
-    last = ctx.through or ctx.ds
-    touched = ctx.read_or_empty(catalog.TOUCHED_DATES).where(
-        F.col("ds").between(F.lit(ctx.ds).cast("date"), F.lit(last).cast("date")))
-    dates = sorted({r["event_date"].isoformat() for r in touched.select("event_date").distinct().collect()})
-    return dates or [ctx.ds]
-
-
 def _in_types(types) -> str:
     return "t.edge_type IN (" + ", ".join(f"'{t}'" for t in types) + ")"
 
@@ -293,7 +284,7 @@ def run(ctx: StageContext) -> StageOutput:
     are processed at once: one run for a range of days gives the same edges as one run per day.
     """
     spark, settings = ctx.spark, ctx.settings
-    dates = _dates_to_recompute(ctx)
+    dates = ctx.touched_dates()
     events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*[dt.date.fromisoformat(d) for d in dates]))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
