@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Mapping
 
 from feast import Entity, FeatureService, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
@@ -31,9 +32,22 @@ SNAPSHOT_TTL = timedelta(days=3)
 
 user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.STRING, description="A user of the product")
 pin = Entity(name="pin", join_keys=["pin_id"], value_type=ValueType.STRING, description="A pin")
+# Each view's schema names its join key: Feast joins on the entity columns of the schema (a
+# view built in code is not inferred as `feast apply` would, and without them Feast's
+# point-in-time join pairs every example with every entity's rows).
+USER_KEY, PIN_KEY = Field(name="user_id", dtype=String), Field(name="pin_id", dtype=String)
 
 
-def _source(table: catalog.Table, settings: Settings) -> SparkSource:
+def _delta(table: catalog.Table, settings: Settings, versions: Mapping[str, int] | None) -> str:
+    """The table in Spark SQL, at its pinned Delta version when `versions` names one (time travel)."""
+    pinned = (versions or {}).get(table.name)
+    return f"delta.`{table.path(settings)}`" + (f" VERSION AS OF {int(pinned)}" if pinned is not None else "")
+
+
+def _source(table: catalog.Table, settings: Settings, versions: Mapping[str, int] | None = None) -> SparkSource:
+    if versions and table.name in versions:
+        return SparkSource(name=f"{table.name}_source", query=f"SELECT * FROM {_delta(table, settings, versions)}",
+                           timestamp_field="event_timestamp", description=table.description)
     return SparkSource(
         name=f"{table.name}_source",
         path=table.path(settings),
@@ -43,7 +57,7 @@ def _source(table: catalog.Table, settings: Settings) -> SparkSource:
     )
 
 
-def _user_interests_source(settings: Settings) -> SparkSource:
+def _user_interests_source(settings: Settings, versions: Mapping[str, int] | None = None) -> SparkSource:
     """A user's interest clusters as one row: the medoid embeddings concatenated in cluster
     order (each `embedding_dim` long), with their importances and medoid pins."""
     table = catalog.USER_INTEREST_EMBEDDINGS
@@ -52,7 +66,7 @@ def _user_interests_source(settings: Settings) -> SparkSource:
              f"flatten(transform({ordered}, c -> c.embedding)) AS interest_embeddings, "
              f"transform({ordered}, c -> CAST(c.importance AS FLOAT)) AS interest_importances, "
              f"transform({ordered}, c -> c.medoid_pin_id) AS interest_medoids "
-             f"FROM delta.`{table.path(settings)}` GROUP BY user_id")
+             f"FROM {_delta(table, settings, versions)} GROUP BY user_id")
     return SparkSource(name=f"{table.name}_source", query=query, timestamp_field="event_timestamp",
                        description=table.description)
 
@@ -63,21 +77,24 @@ def _default_settings() -> Settings:
     return load_settings(lake_root=Path(__file__).resolve().parents[1] / "lake")
 
 
-def declarations(settings: Settings | None = None) -> list:
-    """Every Feast object of the repository, bound to the lake of `settings`."""
+def declarations(settings: Settings | None = None, versions: Mapping[str, int] | None = None) -> list:
+    """Every Feast object of the repository, bound to the lake of `settings`; with `versions`
+    (table name -> Delta version), the sources of those tables read them at those versions
+    (what a training set build pins and a rebuild replays)."""
     settings = settings or _default_settings()
     pin_stats_v1 = FeatureView(
         name="pin_stats_v1",
         entities=[pin],
         ttl=SNAPSHOT_TTL,
         schema=[
+            PIN_KEY,
             Field(name="impressions_7d", dtype=Int64),
             Field(name="closeups_7d", dtype=Int64),
             Field(name="clicks_7d", dtype=Int64),
             Field(name="saves_7d", dtype=Int64),
             Field(name="ctr_7d", dtype=Float64),
         ],
-        source=_source(catalog.PIN_STATS, settings),
+        source=_source(catalog.PIN_STATS, settings, versions),
         online=True,
     )
     user_stats_v1 = FeatureView(
@@ -85,31 +102,32 @@ def declarations(settings: Settings | None = None) -> list:
         entities=[user],
         ttl=SNAPSHOT_TTL,
         schema=[
+            USER_KEY,
             Field(name="impressions_7d", dtype=Int64),
             Field(name="clicks_7d", dtype=Int64),
             Field(name="saves_7d", dtype=Int64),
             Field(name="distinct_pins_7d", dtype=Int64),
             Field(name="ctr_7d", dtype=Float64),
         ],
-        source=_source(catalog.USER_STATS, settings),
+        source=_source(catalog.USER_STATS, settings, versions),
         online=True,
     )
     pin_embeddings_v1 = FeatureView(
         name="pin_embeddings_v1",
         entities=[pin],
         ttl=timedelta(0),  # a vector stays current until it changes
-        schema=[Field(name="embedding", dtype=Array(Float32)), Field(name="source", dtype=String)],
-        source=_source(catalog.PIN_EMBEDDINGS, settings),
+        schema=[PIN_KEY, Field(name="embedding", dtype=Array(Float32)), Field(name="source", dtype=String)],
+        source=_source(catalog.PIN_EMBEDDINGS, settings, versions),
         online=True,
     )
     user_interests_v1 = FeatureView(
         name="user_interests_v1",
         entities=[user],
         ttl=timedelta(0),
-        schema=[Field(name="interests", dtype=Int64), Field(name="interest_embeddings", dtype=Array(Float32)),
+        schema=[USER_KEY, Field(name="interests", dtype=Int64), Field(name="interest_embeddings", dtype=Array(Float32)),
                 Field(name="interest_importances", dtype=Array(Float32)),
                 Field(name="interest_medoids", dtype=Array(String))],
-        source=_user_interests_source(settings),
+        source=_user_interests_source(settings, versions),
         online=True,
     )
     ranking_v1 = FeatureService(name="ranking_v1",
