@@ -265,6 +265,29 @@ def user_interest_embeddings(s: Settings) -> Expectations:
         *_known_pins("medoid_pin_id")]
 
 
+_POSITIVE_LABELS = ("save", "click", "closeup", "merchant_click")
+
+
+def _labelled(table: catalog.Table) -> Expectations:
+    """Labelled examples wherever they are stored: one label per example, consistent with its type."""
+    return _keys(table) + [
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("user_id", "pin_id", "event_timestamp", "event_date")],
+        _in_set("label", (0, 1)), _in_set("split", ("train", "validation", "test")),
+        _in_set("label_type", (*_POSITIVE_LABELS, "impression_negative", "sampled_negative")),
+        _rows(f"(label = 1) <> (label_type IN {tuple(_POSITIVE_LABELS)})", "label 1 exactly for positive label types"),
+        _rows("is_product AND label_type <> 'merchant_click'", "only merchant clicks are product examples"),
+        _rows("event_date <> to_date(event_timestamp)", "event_date is the date of event_timestamp"),
+    ]
+
+
+def training_examples(s: Settings) -> Expectations:
+    return _labelled(catalog.TRAINING_EXAMPLES)
+
+
+def training_sets(s: Settings) -> Expectations:
+    return _labelled(catalog.TRAINING_SETS)
+
+
 _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.BRONZE_EVENTS.name: bronze_events, catalog.BRONZE_PINS.name: bronze_pins,
     catalog.BRONZE_BOARDS.name: bronze_boards, catalog.QUARANTINE.name: quarantine,
@@ -278,6 +301,7 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.PIN_COLLAB_EMBEDDINGS.name: pin_collab_embeddings,
     catalog.PIN_CONTENT_EMBEDDINGS.name: pin_content_embeddings, catalog.PIN_EMBEDDINGS.name: pin_embeddings,
     catalog.USER_INTEREST_EMBEDDINGS.name: user_interest_embeddings,
+    catalog.TRAINING_EXAMPLES.name: training_examples, catalog.TRAINING_SETS.name: training_sets,
 }
 
 @dataclass(frozen=True)

@@ -276,6 +276,37 @@ USER_INTEREST_EMBEDDINGS = Table(
     written="timestamped",
 )
 
+# --- training sets (gold) -----------------------------------------------------------------
+_EXAMPLE = (("example_id", S, False), ("user_id", S, False), ("pin_id", S, False), ("event_timestamp", TS, False),
+            ("event_date", D, False), ("label", I, False), ("label_type", S, False), ("is_product", B, False),
+            ("split", S, False))
+TRAINING_EXAMPLES = Table(
+    "training_examples_v1", "gold",
+    _schema(*_EXAMPLE[:3], ("session_id", S), *_EXAMPLE[3:], ("ds", D, False)),
+    "Labelled examples: positives (saves, clicks; merchant clicks flagged is_product), impressions without "
+    "engagement in the session, and negatives sampled by popularity; with the event's time and the split. "
+    "ds: the run that last rewrote the example's event date.",
+    partition_by=("event_date",),
+    keys=("example_id",),
+    written="ds",
+)
+TRAINING_SETS = Table(
+    "training_sets_v1", "gold",
+    _schema(("training_set_id", S, False), *_EXAMPLE),
+    "Training sets: the examples of a date range with the features of a Feast feature service joined as of "
+    "each example (columns <view>__<feature>, added per feature service). One partition per training set.",
+    partition_by=("training_set_id",),
+    keys=("training_set_id", "example_id"),
+)
+GOLD_SET = Table(
+    "gold_set_v1", "gold",
+    _schema(("gold_version", S, False), ("training_set_id", S, False), *_EXAMPLE),
+    "Frozen gold sets: the test split of a training set under a version name, written once and never "
+    "overwritten (a new gold set is a new version).",
+    partition_by=("gold_version",),
+    keys=("gold_version", "example_id"),
+)
+
 # --- ops ----------------------------------------------------------------------------------
 PIPELINE_RUNS = Table(
     "pipeline_runs", "ops",
@@ -313,13 +344,24 @@ EMBEDDING_QUALITY = Table(
     "cold start), against its baseline.",
 )
 
+TRAINING_SET_MANIFESTS = Table(
+    "training_set_manifests", "ops",
+    _schema(("training_set_id", S, False), ("created_at", TS, False), ("start_date", D, False), ("end_date", D, False),
+            ("config", S, False), ("config_hash", S, False), ("input_versions", T.MapType(S, L)),
+            ("feature_service", S, False), ("feature_refs", T.ArrayType(S)), ("registry_version", S),
+            ("rows", L, False), ("rows_by_split", T.MapType(S, L)), ("content_hash", S, False), ("path", S, False)),
+    "One row per training set built: its configuration and hash, the Delta version of every input, the Feast "
+    "feature references and registry version, row counts and content hash (what a rebuild checks).",
+    keys=("training_set_id",),
+)
+
 ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
     GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, USER_CANDIDATES, PIN_STATS, USER_STATS,
     PIN_GRAPH_EMBEDDINGS, USER_COLLAB_EMBEDDINGS, PIN_COLLAB_EMBEDDINGS, PIN_CONTENT_EMBEDDINGS, PIN_EMBEDDINGS,
-    USER_INTEREST_EMBEDDINGS,
-    PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES, EMBEDDING_QUALITY,
+    USER_INTEREST_EMBEDDINGS, TRAINING_EXAMPLES, TRAINING_SETS, GOLD_SET,
+    PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES, EMBEDDING_QUALITY, TRAINING_SET_MANIFESTS,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}
 

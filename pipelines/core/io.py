@@ -257,9 +257,13 @@ def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str,
     return read_table(spark, table, settings, version=after)
 
 
-def _save(df: DataFrame, table: Table, settings: Settings, mode: str, **options: str) -> int:
-    data = conform(df, table)
+def _save(df: DataFrame, table: Table, settings: Settings, mode: str, extra: tuple[str, ...] = (),
+          **options: str) -> int:
+    """Write the catalog's columns, then `extra` ones (the table's schema grows to hold them)."""
+    data = conform(df, table, extra)
     ensure_table(data.sparkSession, table, settings)
+    if extra:
+        options["mergeSchema"] = "true"
     data.write.format("delta").mode(mode).options(**options).save(table.path(settings))
     return rows_written(data.sparkSession, table, settings)
 
@@ -269,9 +273,9 @@ def overwrite(df: DataFrame, table: Table, settings: Settings) -> int:
     return _save(df, table, settings, "overwrite")
 
 
-def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> int:
+def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str, extra: tuple[str, ...] = ()) -> int:
     """Atomically replace the rows matching `predicate` (a partition filter) with `df`; rows written."""
-    return _save(df, table, settings, "overwrite", replaceWhere=predicate)
+    return _save(df, table, settings, "overwrite", extra, replaceWhere=predicate)
 
 
 def _key_condition(table: Table, prune: str | None) -> str:
@@ -378,6 +382,16 @@ def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: s
 
 def append(df: DataFrame, table: Table, settings: Settings) -> int:
     return _save(df, table, settings, "append")
+
+
+def append_once(df: DataFrame, table: Table, settings: Settings, app_id: str, extra: tuple[str, ...] = ()) -> int:
+    """Append `df` once under `app_id`: Delta's idempotent writes (txnAppId/txnVersion) skip a
+    second append of the same id, also when two run at the same time. Rows written (0 when
+    skipped)."""
+    before = table_version(df.sparkSession, table, settings) if table_exists(df.sparkSession, table, settings) else None
+    written = _save(df, table, settings, "append", extra, txnAppId=app_id, txnVersion="0")
+    after = _latest_commit(table.path(settings))
+    return written if after != before else 0
 
 
 def _glob_escaped(path: str) -> str:

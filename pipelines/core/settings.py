@@ -153,6 +153,17 @@ class Settings:
     user_interests_pins_max: int = setting(100, "a user's heaviest engaged pins that are clustered", minimum=1)
     user_interest_distance: float = setting(1.0, "Ward merge distance beyond which clusters stay apart "
                                                  "(unit vectors)", above=0.0)
+    # Training sets
+    training_positive_types: str = setting("save,click", "event types labelled positive, comma-separated "
+                                                         "(save, click, closeup)",
+                                           pattern=r"(save|click|closeup)(,(save|click|closeup))*")
+    negatives_per_positive: int = setting(4, "negatives sampled by popularity per positive", minimum=0, maximum=100)
+    negative_seed: int = setting(11, "seed of the sampled negatives")
+    split_validation_start: dt.date | None = setting(None, "first day of a training set's validation split "
+                                                           "(default: the day before its last day)")
+    split_test_start: dt.date | None = setting(None, "first day of a training set's test split (default: its "
+                                                     "last day)")
+    training_feature_service: str = setting("ranking_v1", "the Feast feature service a training set joins")
     task_retries: int = setting(2, "Prefect retries of a task on transient failures", minimum=0)
     task_retry_delay_seconds: float = setting(5.0, "seconds between Prefect retries", minimum=0.0)
 
@@ -188,8 +199,8 @@ def _describe_rules(f: dataclasses.Field) -> str:
 
 def _kind(f: dataclasses.Field) -> str:
     return {"Path": "path", "Path | None": "path", "str": "text", "int": "whole number", "float": "number",
-            "bool": "true or false", "dt.date": "date (YYYY-MM-DD)", "Mapping[str, str]": "mapping of text",
-            "Mapping[str, float]": "mapping of numbers"}[str(f.type)]
+            "bool": "true or false", "dt.date": "date (YYYY-MM-DD)", "dt.date | None": "date (YYYY-MM-DD)",
+            "Mapping[str, str]": "mapping of text", "Mapping[str, float]": "mapping of numbers"}[str(f.type)]
 
 
 def _pairs(raw: str) -> dict[str, str]:
@@ -250,7 +261,9 @@ def _converted(f: dataclasses.Field, raw: Any, text: bool) -> Any:
         if text and isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.strip().lower() in ("true", "1", "yes")
         raise ValueError("expected true or false")
-    if kind == "dt.date":
+    if kind == "dt.date | None" and raw in (None, ""):
+        return None
+    if kind in ("dt.date", "dt.date | None"):
         if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
             return raw
         if isinstance(raw, str):
@@ -305,6 +318,9 @@ def _whole_problems(s: Settings) -> list[str]:
     unknown = set(s.edge_type_weights) - set(DEFAULT_TYPE_WEIGHTS)
     if unknown:
         problems.append(f"edge_type_weights has unknown edge types {sorted(unknown)}")
+    if s.split_validation_start and s.split_test_start and s.split_test_start < s.split_validation_start:
+        problems.append(f"split_test_start ({s.split_test_start}) is before split_validation_start "
+                        f"({s.split_validation_start}): the test split comes last")
     return problems
 
 
