@@ -12,6 +12,7 @@ from pipelines.embeddings import collaborative, content, fused, graph_embeddings
 from pipelines.features import stats
 from pipelines.graph import edges, pin_pin, related_pins, user_candidates
 from pipelines.ingest import stage as ingest
+from pipelines.training import examples
 
 
 def _suites(*tables: c.Table) -> dict[str, str]:
@@ -55,6 +56,9 @@ STAGES: tuple[Stage, ...] = (
           description="PinnerSage: each user's interest clusters of recently engaged pins, with medoids"),
     Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS,), writes=(c.PIN_STATS, c.USER_STATS),
           suites=_suites(c.PIN_STATS, c.USER_STATS), description="daily pin and user statistics snapshots"),
+    Stage("training_examples", examples.run, reads=(c.SILVER_EVENTS, c.TOUCHED_DATES, c.GRAPH_EDGES),
+          writes=(c.TRAINING_EXAMPLES,), suites=_suites(c.TRAINING_EXAMPLES), takes_range=True,
+          description="labelled examples: positives, unengaged impressions, popularity-sampled negatives"),
 )
 
 BY_NAME = {stage.name: stage for stage in STAGES}
