@@ -248,6 +248,49 @@ def cmd_submit(args) -> int:
     return subprocess.call(command, env={**os.environ, **env})
 
 
+def print_training_set(rep, action: str) -> None:
+    print(f"training set {rep.training_set_id} {action}: {rep.rows:,} examples")
+    print(f"  path     {rep.path}  (partition training_set_id={rep.training_set_id})")
+    print(f"  {'split':<12}{'label 0':>12}{'label 1':>12}")
+    for split, labels in rep.by_split_label.items():
+        print(f"  {split:<12}{labels.get('0', 0):>12,}{labels.get('1', 0):>12,}")
+    share = (lambda v: "n/a" if v is None else f"{v:.1%}")
+    print(f"  test users never seen in train: {share(rep.unseen_test_users)}; "
+          f"test pins never seen in train: {share(rep.unseen_test_pins)}")
+    missing = ", ".join(f"{view} {n:,}" for view, n in rep.missing_features.items())
+    print(f"  examples with no feature row (nulls) per view: {missing}")
+    print(f"  content hash {rep.content_hash[:16]}; inputs {rep.input_versions}")
+
+
+def cmd_training_set(args) -> int:
+    settings = _settings(args)
+    if args.action == "build" and args.end < args.start:
+        raise UsageError(f"the range {args.start}..{args.end} is empty: --end must not be before --start")
+    overrides = {k: v for k, v in (("split_validation_start", getattr(args, "validation_start", None)),
+                                   ("split_test_start", getattr(args, "test_start", None))) if v}
+    settings = settings.replace(**overrides) if overrides else settings
+    from flows import console, serving, training
+    from pipelines.core.spark import get_spark
+    from pipelines.training.sets import spec_of
+
+    if args.action == "build":  # a bad range, split date or feature service, before Spark starts
+        spec = spec_of(settings, args.start, args.end, args.feature_service)
+        spec.check()
+        serving.service_tables(settings, spec.feature_service)
+    log_file = console.setup(settings.lake_root, verbose=False)
+    console.quiet_libraries()
+    get_spark(settings, jvm_log=log_file)
+    with console.to_log():
+        if args.action == "build":
+            rep = training.build(settings, args.start, args.end, args.feature_service, args.gold)
+        else:
+            rep = training.rebuild(settings, args.id)
+    print_training_set(rep, "built" if args.action == "build" else "rebuilt, content hash as recorded")
+    if getattr(args, "gold", None):
+        print(f"  gold set {args.gold!r} frozen from its test split")
+    return 0
+
+
 def cmd_stages(args) -> int:
     from pipelines.registry import STAGES
 
@@ -334,6 +377,22 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("stage")
     sb.add_argument("--ds", type=_date, required=True)
     sb.set_defaults(func=cmd_submit)
+
+    ts = sub.add_parser("training-set", help="build a training set through Feast, or rebuild a recorded one")
+    ts_sub = ts.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tb = ts_sub.add_parser("build", help="examples of a date range with point-in-time features")
+    common(tb)
+    tb.add_argument("--start", type=_date, required=True, help="first day of the examples")
+    tb.add_argument("--end", type=_date, required=True, help="last day of the examples")
+    tb.add_argument("--validation-start", type=_date, help="first validation day (default: the day before --end)")
+    tb.add_argument("--test-start", type=_date, help="first test day (default: --end)")
+    tb.add_argument("--feature-service", help="Feast feature service (default: training_feature_service)")
+    tb.add_argument("--gold", help="also freeze the test split as this gold set version (never overwritten)")
+    tb.set_defaults(func=cmd_training_set)
+    tr = ts_sub.add_parser("rebuild", help="rebuild a recorded training set by Delta time travel")
+    common(tr)
+    tr.add_argument("--id", required=True, help="the training set id a build printed")
+    tr.set_defaults(func=cmd_training_set)
 
     st = sub.add_parser("stages", help="list the Spark stages")
     st.set_defaults(func=cmd_stages)

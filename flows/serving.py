@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from feast import FeatureStore, RepoConfig
+from feast import FeatureService, FeatureStore, FeatureView, RepoConfig
+from feast.infra.offline_stores.contrib.spark_offline_store.spark import SparkOfflineStore
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
+from pyspark.sql import DataFrame
 
-from features.definitions import declarations
+from features.definitions import VIEW_TABLES, declarations
+from pipelines.core import catalog
 from pipelines.core.settings import Settings, TastegraphError
+from pipelines.core.spark import get_spark
+from pipelines.training.point_in_time import FeatureFrame
+from pipelines.training.sets import TrainingSetError
 
 FEATURE_SERVICE = "ranking_v1"
 
@@ -135,3 +141,76 @@ def lookup(settings: Settings, user_id: str, pin_ids: list[str]) -> Lookup:
         merged = {k: v for view in pin_views for k, v in (features(view, i) or {}).items()}
         pins[pin] = merged or None
     return Lookup(user_id, user, pins)
+
+
+class UnknownFeatureServiceError(TrainingSetError):
+    """A training set asked for a feature service the repository does not declare."""
+
+
+def _service(settings: Settings, name: str, versions: dict[str, int] | None = None) -> FeatureService:
+    declared = {o.name: o for o in declarations(settings, versions) if isinstance(o, FeatureService)}
+    if name not in declared:
+        raise UnknownFeatureServiceError(
+            f"no feature service {name!r} in {settings.feature_repo}; declared: {', '.join(sorted(declared))} "
+            f"(set training_feature_service or pass --feature-service)")
+    return declared[name]
+
+
+def service_tables(settings: Settings, name: str) -> list[catalog.Table]:
+    """The Delta tables behind the views of feature service `name`."""
+    return [VIEW_TABLES[p.name] for p in _service(settings, name).feature_view_projections]
+
+
+@dataclass
+class Retrieved:
+    """Features joined as of each example: the frame, and what lineage records about it."""
+
+    frame: DataFrame
+    views: list[str]
+    refs: list[str]
+    registry_version: str
+
+
+def _views(settings: Settings, name: str, versions: dict[str, int]) -> tuple[list[FeatureView], list[str]]:
+    """The service's views with sources read at the pinned Delta versions, and its references."""
+    service = _service(settings, name, versions)
+    views = {o.name: o for o in declarations(settings, versions) if isinstance(o, FeatureView)}
+    projections = service.feature_view_projections
+    refs = [f"{p.name_to_use()}:{f.name}" for p in projections for f in p.features]
+    return [views[p.name] for p in projections], refs
+
+
+def _registry_version(store: FeatureStore) -> str:
+    proto = store.registry.proto()
+    return f"{proto.version_id or 'unversioned'}@{proto.last_updated.ToDatetime().isoformat()}"
+
+
+def historical_features(settings: Settings, entity_df: DataFrame, service_name: str,
+                        versions: dict[str, int]) -> Retrieved:
+    """Feast's point-in-time join (Spark offline store) of the feature service's views, read at
+    the pinned versions, onto `entity_df` (user_id, pin_id, event_timestamp, ...): each value
+    is the latest at or before the row's timestamp, within the view's TTL; a row with no
+    feature row keeps its place with nulls. Columns are named `<view>__<feature>`."""
+    store = feature_store(settings)
+    views, refs = _views(settings, service_name, versions)
+    if service_name not in {s.name for s in store.list_feature_services()}:
+        apply(settings)  # a lake from before this service: register it (entities, views) first
+        store = feature_store(settings)
+    job = SparkOfflineStore.get_historical_features(
+        config=store.config, feature_views=views, feature_refs=refs, entity_df=entity_df,
+        registry=store.registry, project=store.project, full_feature_names=True)
+    return Retrieved(job.to_spark_df(), [v.name for v in views], refs, _registry_version(store))
+
+
+def feature_frames(settings: Settings, service_name: str, versions: dict[str, int]) -> list[FeatureFrame]:
+    """The same views as plain frames (the rows Feast's sources read), for the project's own
+    as-of join."""
+    spark = get_spark(settings)
+    views, _ = _views(settings, service_name, versions)
+    frames = []
+    for view in views:
+        source = view.batch_source
+        frame = spark.sql(source.query) if source.query else spark.read.format("delta").load(source.path)
+        frames.append(FeatureFrame(view.name, frame, tuple(view.join_keys), tuple(f.name for f in view.features),
+                                   view.ttl))
+    return frames
