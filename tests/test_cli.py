@@ -56,6 +56,19 @@ def test_bad_arguments_are_one_line(tmp_path, args, words):
     one_line_error(tastegraph(*args, "--lake", str(tmp_path / "lake")), 2, *words)
 
 
+@pytest.mark.parametrize("args, code, words", [
+    (["build", "--start", "2026-01-05", "--end", "2026-01-01"], 2, ["2026-01-05..2026-01-01 is empty"]),
+    (["build", "--start", "2026-01-01", "--end", "2026-01-05", "--test-start", "2026-02-01"], 1,
+     ["test split starts on 2026-02-01, outside the range"]),
+    (["build", "--start", "2026-01-01", "--end", "2026-01-05", "--feature-service", "nope"], 1,
+     ["no feature service 'nope'", "ranking_v1"]),
+    (["rebuild", "--id", "ts-nope"], 1, ["no training set 'ts-nope'", "training-set build"]),
+])
+def test_training_set_problems_are_one_line(tmp_path, args, code, words):
+    (tmp_path / "lake").mkdir()
+    one_line_error(tastegraph("training-set", *args, "--lake", str(tmp_path / "lake")), code, *words)
+
+
 @pytest.mark.parametrize("command", [["run", "--ds", "2026-01-01"], ["lookup", "--user", "u1"], ["feast"]])
 def test_a_lake_that_does_not_exist_is_an_error_not_a_new_lake(tmp_path, command):
     missing = tmp_path / "no-lake"

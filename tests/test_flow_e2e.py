@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from flows import training
 from flows.daily import backfill, data_docs_index
 from flows.serving import lookup
 from pipelines.core import catalog, io
@@ -31,6 +32,7 @@ from pipelines.evaluation.planted import (
 from pipelines.graph import shared
 from pipelines.registry import STAGES
 from pipelines.synthetic.generate import GenerateConfig, generate
+from pipelines.training import sets
 from tests.conftest import rows, write_raw
 
 DAYS = ["2026-01-01", "2026-01-02"]
@@ -46,27 +48,35 @@ def lake(spark, tmp_path_factory):
     # After the first day alone the online store already serves that day's snapshot.
     first_user = io.read_table(spark, catalog.USER_STATS, settings).orderBy("user_id").first()["user_id"]
     first_lookup = lookup(settings, first_user, [])
+    # A training set of day one, with its test split frozen as a gold set, before day two
+    # changes every feature table.
+    built = training.build(settings, dt.date.fromisoformat(DAYS[0]), dt.date.fromisoformat(DAYS[0]), gold="gold-e2e")
     results += backfill(DAYS[1], DAYS[1], lake_root=str(settings.lake_root))
-    return settings, results, (first_user, first_lookup)
+    return settings, results, (first_user, first_lookup, built)
 
 
 def test_flow_runs_every_stage_and_gates_every_table_it_writes(spark, lake):
-    settings, results, _ = lake
+    settings, results, (_, _, built) = lake
     one_day = [step for stage in STAGES for step in (stage.name, f"gate:{stage.name}")] + ["feast"]
     assert [(r.stage, r.ds) for r in results] == [(step, ds) for ds in DAYS for step in one_day]
     runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings)
     assert runs.where("status = 'success'").count() == len(results)
     checks = rows(io.read_table(spark, catalog.VALIDATION_RESULTS, settings), "ds", "table_name")
     written = sorted(t.name for stage in STAGES for t in stage.writes)
-    assert [(c["ds"].isoformat(), c["table_name"], c["suite"], c["success"]) for c in checks] == [
+    flow_checks = [c for c in checks if c["run_id"] != built.training_set_id]
+    assert [(c["ds"].isoformat(), c["table_name"], c["suite"], c["success"]) for c in flow_checks] == [
         (ds, t, f"{t}_v1", True) for ds in DAYS for t in written
+    ]
+    # The training-set build between the two days is gated too, under its own id.
+    assert [(c["table_name"], c["success"]) for c in checks if c["run_id"] == built.training_set_id] == [
+        (catalog.TRAINING_SETS.name, True)
     ]
     feast = [r for r in results if r.stage == "feast"]
     assert all(r.rows_out > 0 and r.rows_out == r.rows_in for r in feast), [(r.rows_in, r.rows_out) for r in feast]
 
 
 def test_first_single_day_fills_the_online_store(spark, lake):
-    settings, _, (user, found) = lake
+    settings, _, (user, found, _) = lake
     day_one = io.read_table(spark, catalog.USER_STATS, settings).where(f"ds = '{DAYS[0]}' AND user_id = '{user}'")
     expected = day_one.first()
     assert found.user is not None
@@ -300,7 +310,8 @@ def test_data_docs_page_reads_offline_in_headless_chromium(lake, tmp_path):
     dom = done.stdout
     cells = re.findall(r"<tr><td>([^<]+)</td>", dom)
     written = sorted(t.name for stage in STAGES for t in stage.writes)
-    assert sorted(cells) == sorted(f"{t} {ds}" for ds in DAYS for t in written)
+    training_set = f"{catalog.TRAINING_SETS.name} {DAYS[0]}"  # the build between the two days
+    assert sorted(cells) == sorted([f"{t} {ds}" for ds in DAYS for t in written] + [training_set])
     assert dom.count('class="ok">passed') == len(cells)
     assert "<style>" in dom
 
@@ -363,6 +374,75 @@ def test_feast_cli_works_in_the_feature_repository(spark, lake, tmp_path):
     assert values["user_stats_v1__impressions_7d"] == user["impressions_7d"]  # day 2: the incremental run
     assert values["user_stats_v1__distinct_pins_7d"] == user["distinct_pins_7d"]
     assert values["pin_stats_v1__impressions_7d"] is None  # an unknown pin
+
+
+def test_daily_flow_labels_examples_and_never_samples_an_engaged_pin(spark, lake):
+    settings, _, _ = lake
+    examples = io.read_table(spark, catalog.TRAINING_EXAMPLES, settings)
+    by_type = {(r["event_date"].isoformat(), r["label_type"]): r["count"]
+               for r in examples.groupBy("event_date", "label_type").count().collect()}
+    for day in DAYS:
+        for label_type in ("save", "click", "impression_negative", "sampled_negative"):
+            assert by_type.get((day, label_type), 0) > 0, (day, label_type, by_type)
+    events = io.read_table(spark, catalog.SILVER_EVENTS, settings)
+    positives = events.where("event_type IN ('save', 'click') AND pin_id IS NOT NULL").count()
+    assert examples.where("label = 1").count() == positives
+    engaged = events.where("event_type IN ('closeup', 'click', 'save', 'hide')").select(
+        "user_id", "pin_id", F.col("event_date").alias("engaged_on"))
+    sampled = examples.where("label_type = 'sampled_negative'")
+    clash = sampled.join(engaged, on=["user_id", "pin_id"], how="inner").where("engaged_on <= event_date")
+    assert clash.count() == 0
+
+
+def test_training_set_rebuilds_exactly_after_later_days_changed_its_inputs(spark, lake):
+    settings, _, (_, _, built) = lake
+    recorded = sets.manifest(spark, settings, built.training_set_id)
+    assert recorded["content_hash"] == built.content_hash and recorded["rows"] == built.rows > 0
+    now = training.pinned_versions(settings, recorded["feature_service"])
+    changed = [t for t, v in recorded["input_versions"].items() if now[t] > v]
+    assert {"user_stats", "pin_stats", "training_examples_v1"} <= set(changed), (recorded["input_versions"], now)
+    assert sorted(recorded["feature_refs"]) == sorted(r.replace("__", ":") for r in sets.feature_columns(
+        sets.read_training_set(spark, settings, built.training_set_id)))
+    rebuilt = training.rebuild(settings, built.training_set_id)
+    assert rebuilt.content_hash == recorded["content_hash"]
+    assert training.stored_hash(settings, built.training_set_id) == recorded["content_hash"]
+    # The same range built from today's versions is another training set, not an overwrite.
+    again = training.build(settings, dt.date.fromisoformat(DAYS[0]), dt.date.fromisoformat(DAYS[0]))
+    assert again.training_set_id != built.training_set_id
+
+
+def test_gold_set_is_the_frozen_test_split_and_is_never_overwritten(spark, lake):
+    settings, _, (_, _, built) = lake
+    gold = io.read_table(spark, catalog.GOLD_SET, settings).where("gold_version = 'gold-e2e'")
+    test_split = sets.read_training_set(spark, settings, built.training_set_id).where("split = 'test'")
+    assert gold.count() == test_split.count() > 0
+    assert sets.content_hash(gold.drop("gold_version")) == sets.content_hash(test_split)
+    version = io.table_version(spark, catalog.GOLD_SET, settings)
+    with pytest.raises(sets.TrainingSetError, match="never overwritten"):
+        sets.freeze_gold_set(spark, settings, test_split, "gold-e2e")
+    assert io.table_version(spark, catalog.GOLD_SET, settings) == version
+
+
+def test_training_set_reads_without_spark_as_the_readme_shows(spark, lake):
+    """The README's deltalake snippet, run as written (its path and id swapped for this lake's),
+    then the same calls on the split this one-day set has."""
+    settings, _, (_, _, built) = lake
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = readme.split("**Reading a training set without Spark**")[1].split("```python\n")[1].split("```")[0]
+    path, ts = str(catalog.TRAINING_SETS.path(settings)), built.training_set_id
+    snippet = snippet.replace('"lake/gold/training_sets_v1"', repr(path))
+    snippet = re.sub(r'ts = "ts-[^"]+"', f"ts = {ts!r}", snippet)
+    scope: dict = {}
+    exec(compile(snippet, "README.md", "exec"), scope)  # noqa: S102 - the documented snippet itself
+    expected = sets.read_training_set(spark, settings, ts)
+    assert len(scope["train"]) == expected.where("split = 'train'").count()
+    import pyarrow.dataset as pads
+    streamed = [batch.num_rows for batch in scope["dataset"].to_batches(
+        columns=["user_id", "pin_id", "label", "user_stats_v1__ctr_7d"], filter=pads.field("split") == "test",
+        batch_size=1000)]
+    assert sum(streamed) == expected.where("split = 'test'").count() > 1000
+    test = scope["table"].to_pandas(partitions=[("training_set_id", "=", ts)], filters=[("split", "=", "test")])
+    assert sorted(test["example_id"]) == sorted(r["example_id"] for r in expected.where("split = 'test'").collect())
 
 
 def test_failing_gate_stops_the_flow_and_leaves_the_online_store_unchanged(spark, lake):
