@@ -29,7 +29,8 @@ from pipelines.registry import STAGES
 from pipelines.registry import stage as declared
 
 TRANSIENT_ERRORS = (ConnectionError, TimeoutError, Py4JNetworkError)
-TRANSIENT_MARKERS = ("ConcurrentAppendException", "ConcurrentWriteException", "ConcurrentDeleteReadException")
+TRANSIENT_MARKERS = ("ConcurrentAppendException", "ConcurrentWriteException", "ConcurrentDeleteReadException",
+                     "ConcurrentTransactionException", "MetadataChangedException")
 
 
 def transient_only(task, task_run, state) -> bool:

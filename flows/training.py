@@ -9,16 +9,31 @@ versions again, so it gives the same rows after later days have changed the tabl
 """
 from __future__ import annotations
 
+import time
+
 from pyspark.sql import functions as F
 
 from expectations import gate
 from flows import serving
+from flows.daily import TRANSIENT_MARKERS
 from pipelines.core import catalog, io
 from pipelines.core.runs import record_validation
 from pipelines.core.settings import Settings
 from pipelines.core.spark import get_spark
 from pipelines.training import sets
 from pipelines.training.sets import Report, TrainingSetError, TrainingSetSpec
+
+
+def _committed(write, attempts: int = 4):
+    """Run a Delta write, again after a concurrent writer's conflict: two builds of one training
+    set write the same rows (same id, same inputs), so whichever commits last changes nothing."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except Exception as exc:  # noqa: BLE001 - only Delta's conflicts are retried
+            if attempt + 1 == attempts or not any(m in repr(exc) for m in TRANSIENT_MARKERS):
+                raise
+            time.sleep(1 + attempt)
 
 
 def pinned_versions(settings: Settings, feature_service: str) -> dict[str, int]:
@@ -73,10 +88,10 @@ def build(settings: Settings, start, end, feature_service: str | None = None, go
     entity, retrieved = _joined(settings, spec, versions)
     ts_id = sets.training_set_id(spec, retrieved.refs, versions)
     rep, joined = _finish(settings, spec, versions, entity, retrieved, ts_id)
-    sets.write_training_set(joined, ts_id, settings)
-    sets.record_manifest(spark, settings, spec, rep)
+    _committed(lambda: sets.write_training_set(joined, ts_id, settings))
+    _committed(lambda: sets.record_manifest(spark, settings, spec, rep))
     if gold:
-        sets.freeze_gold_set(spark, settings, sets.read_training_set(spark, settings, ts_id), gold)
+        _committed(lambda: sets.freeze_gold_set(spark, settings, sets.read_training_set(spark, settings, ts_id), gold))
     joined.unpersist()
     return rep
 
@@ -95,7 +110,7 @@ def rebuild(settings: Settings, ts_id: str) -> Report:
         raise TrainingSetError(
             f"the rebuild of {ts_id} gives content hash {rep.content_hash[:16]}, not the recorded "
             f"{recorded['content_hash'][:16]}: an input version it needs may have been vacuumed; nothing was written")
-    sets.write_training_set(joined, ts_id, settings)
+    _committed(lambda: sets.write_training_set(joined, ts_id, settings))
     joined.unpersist()
     return rep
 

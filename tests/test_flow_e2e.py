@@ -418,8 +418,10 @@ def test_gold_set_is_the_frozen_test_split_and_is_never_overwritten(spark, lake)
     assert gold.count() == test_split.count() > 0
     assert sets.content_hash(gold.drop("gold_version")) == sets.content_hash(test_split)
     version = io.table_version(spark, catalog.GOLD_SET, settings)
+    assert sets.freeze_gold_set(spark, settings, test_split, "gold-e2e") == 0  # the same build again: a no-op
+    other = test_split.withColumn("training_set_id", F.lit("ts-another"))
     with pytest.raises(sets.TrainingSetError, match="never overwritten"):
-        sets.freeze_gold_set(spark, settings, test_split, "gold-e2e")
+        sets.freeze_gold_set(spark, settings, other, "gold-e2e")
     assert io.table_version(spark, catalog.GOLD_SET, settings) == version
 
 

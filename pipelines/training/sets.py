@@ -201,15 +201,29 @@ def manifest(spark: SparkSession, settings: Settings, ts_id: str) -> dict:
     return found[0].asDict()
 
 
+def _gold_source(spark: SparkSession, settings: Settings, version: str) -> str | None:
+    """The training set gold set `version` was frozen from, or None when there is none."""
+    found = io.read_or_empty(spark, catalog.GOLD_SET, settings).where(F.col("gold_version") == version)
+    first = found.select("training_set_id").limit(1).collect()
+    return first[0]["training_set_id"] if first else None
+
+
 def freeze_gold_set(spark: SparkSession, settings: Settings, training_set: DataFrame, version: str) -> int:
     """Write the test split of a training set as gold set `version`, once: an existing version
-    is never overwritten (a one-line error says so), and two concurrent freezes of one version
-    write it once (Delta's idempotent-write transaction id)."""
-    existing = io.read_or_empty(spark, catalog.GOLD_SET, settings).where(F.col("gold_version") == version)
-    if existing.limit(1).count():
-        source = existing.select("training_set_id").first()["training_set_id"]
+    is never overwritten (a one-line error says so, unless it was frozen from this very
+    training set: a re-run writes nothing), and of two concurrent freezes of one version only
+    one is written (Delta's idempotent-write transaction id); the other is checked like a
+    re-run. Rows written."""
+    written, source = 0, _gold_source(spark, settings, version)
+    if source is None:
+        rows = training_set.where(F.col("split") == "test").withColumn("gold_version", F.lit(version))
+        if not rows.limit(1).count():
+            raise TrainingSetError(f"the training set has no test examples to freeze as gold set {version!r}: "
+                                   f"choose a range (or --test-start) whose test split is not empty")
+        written = io.append_once(rows, catalog.GOLD_SET, settings, f"gold_set_v1:{version}",
+                                 extra=tuple(feature_columns(training_set)))
+        source = _gold_source(spark, settings, version)
+    if training_set.where(F.col("training_set_id") != source).limit(1).count():
         raise TrainingSetError(f"gold set {version!r} exists (frozen from {source}) and is never overwritten: "
                                f"choose a new --gold name")
-    rows = training_set.where(F.col("split") == "test").withColumn("gold_version", F.lit(version))
-    return io.append_once(rows, catalog.GOLD_SET, settings, f"gold_set_v1:{version}",
-                          extra=tuple(feature_columns(training_set)))
+    return written
