@@ -15,6 +15,9 @@ share of each day.
 `embeddings` (after `flow`, same sizes) retrains each embedding stage on the flow's lake as its
 own process (seconds, peak memory), times Beam RunInference against a Spark pandas UDF applying
 the same models (interleaved, `--repeat`), and records the quality figures.
+`training` (after `flow`, same sizes) joins every labelled example of the flow's days to the
+training feature service, by Feast's point-in-time join and by the project's own as-of join,
+each as its own process (seconds, peak memory), and checks both give the same rows.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -368,10 +371,48 @@ def bench_embeddings(args) -> dict:
             "quality": [{k: (str(v) if k == "measured_at" or k == "ds" else v) for k, v in r.items()} for r in rows]}
 
 
+def bench_training(args) -> dict:
+    """On the flow benchmark's lake (run `flow` first): the training set's point-in-time join
+    of every labelled example of the flow's days, by Feast (`get_historical_features`, Spark
+    offline store) and by the project's own as-of join on the same pinned Delta versions, each
+    as its own process (seconds of the join and write, peak memory of the process tree),
+    interleaved `--repeat` times; both must give the same content hash."""
+    from pipelines.core import catalog
+
+    lake = OUT / "lake-flow"
+    if not (lake / "gold" / catalog.TRAINING_EXAMPLES.name).exists():
+        raise SystemExit(f"no labelled examples in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` first")
+    _, cfg, gen = _raw(args)
+    days = dates(cfg)
+    runs = []
+    for rep in range(args.repeat):
+        for method in ("feast", "own"):
+            out = OUT / "training-join" / f"{method}-{rep}"
+            measured = run_measured([sys.executable, "-m", "benchmarks.training_join", "--lake", str(lake),
+                                     "--start", days[0], "--end", days[-1], "--method", method, "--out", str(out)])
+            if measured.returncode != 0:
+                raise SystemExit(f"{method} join failed:\n{measured.stderr[-3000:]}")
+            job = json.loads(measured.stdout.strip().splitlines()[-1])
+            runs.append({**job, "repeat": rep, "process_seconds": round(measured.seconds, 1),
+                         "peak_rss_mb": round(measured.peak_rss_mb)})
+            print(f"{method:<6}{job['examples']:>12,} examples {job['seconds']:>8.1f}s {measured.peak_rss_mb:>9.0f} MB"
+                  f"  {job['content_hash'][:12]}", flush=True)
+    shutil.rmtree(OUT / "training-join", ignore_errors=True)
+    summary = {method: {"median_seconds": round(statistics.median(r["seconds"] for r in runs if r["method"] == method), 1),
+                        "median_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs
+                                                                      if r["method"] == method))}
+               for method in ("feast", "own")}
+    summary["ratio_feast_over_own"] = round(summary["feast"]["median_seconds"] / summary["own"]["median_seconds"], 2)
+    summary["identical"] = len({r["content_hash"] for r in runs}) == 1
+    print(json.dumps(summary), flush=True)
+    return {"generated": gen, "days": days, "runs": runs, "summary": summary}
+
+
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", nargs="?", default="stages", choices=["stages", "ingest", "graph", "flow", "embeddings"])
+    parser.add_argument("suite", nargs="?", default="stages",
+                        choices=["stages", "ingest", "graph", "flow", "embeddings", "training"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -387,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
     suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow,
-              "embeddings": bench_embeddings}
+              "embeddings": bench_embeddings, "training": bench_training}
     report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
