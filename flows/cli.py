@@ -1,4 +1,4 @@
-"""The `tastegraph` command: generate logs, run flows, look features up, submit stages.
+"""The `tastegraph` command: generate or import logs, run flows, look features up, submit stages.
 
 Arguments, settings and the lake folder are checked before anything slow is imported, and a
 problem the user can fix is one `tastegraph: ...` line on stderr with a non-zero exit, never
@@ -291,6 +291,22 @@ def cmd_training_set(args) -> int:
     return 0
 
 
+def cmd_import_movielens(args) -> int:
+    from pipelines.importers.movielens import import_movielens
+
+    settings = load_settings(args.config)  # the ingest's earliest_event_date, so nothing imported is rejected later
+    t0 = time.perf_counter()
+    summary = import_movielens(Path(args.src), Path(args.out), earliest=settings.earliest_event_date,
+                               progress=lambda msg: print(msg, flush=True))
+    print("\n".join(summary.lines()))
+    print(f"  seconds {time.perf_counter() - t0:>11.1f}")
+    raw = shlex.quote(str(Path(args.out).resolve()))
+    print(f"\nnext: point the ingest at these raw logs and run their days, e.g.\n"
+          f"  mkdir -p lake && TASTEGRAPH_RAW_ROOT={raw} tastegraph run --lake lake "
+          f"--start {summary.first_date} --end {summary.last_date}")
+    return 0
+
+
 def cmd_stages(args) -> int:
     from pipelines.registry import STAGES
 
@@ -393,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.add_argument("--id", required=True, help="the training set id a build printed")
     tr.set_defaults(func=cmd_training_set)
+
+    im = sub.add_parser("import", help="convert a real data set into raw logs")
+    im_sub = im.add_subparsers(dest="dataset", required=True, parser_class=_Parser)
+    ml = im_sub.add_parser("movielens", help="a MovieLens release (100K or CSV format) -> raw logs, all or nothing")
+    ml.add_argument("--src", required=True, help="the release folder (u.data, u.item, u.genre or ratings.csv, movies.csv)")
+    ml.add_argument("--out", required=True,
+                    help="raw root to write: new, empty, or an earlier import of the same --src (replaced)")
+    ml.add_argument("--config", help="TOML settings file (or TASTEGRAPH_CONFIG): its earliest_event_date applies")
+    ml.set_defaults(func=cmd_import_movielens)
 
     st = sub.add_parser("stages", help="list the Spark stages")
     st.set_defaults(func=cmd_stages)

@@ -5,7 +5,7 @@ from pathlib import Path
 from pipelines.core import contract
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-SECTION = README[README.index("## Raw log contract"):README.index("## The taste graph")]
+SECTION = README[README.index("## Raw log contract"):README.index("## Importing MovieLens")]
 
 
 def test_every_reason_code_is_documented_in_order():
