@@ -7,6 +7,7 @@ next to this folder (`../lake`), which is what feature_store.yaml points at.
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +20,11 @@ from feast.value_type import ValueType
 
 from pipelines.core import catalog
 from pipelines.core.settings import Settings, load_settings
+
+# Feast warns on every SparkSource that the API is experimental: noise on every command (and
+# before a one-line error) that says nothing about the user's lake.
+warnings.filterwarnings("ignore", message="The spark data source API is an experimental feature",
+                        category=RuntimeWarning)
 
 # The Delta table each feature view serves (the flow checks that every gated row arrives).
 VIEW_TABLES = {"pin_stats_v1": catalog.PIN_STATS, "user_stats_v1": catalog.USER_STATS,

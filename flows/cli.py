@@ -264,7 +264,7 @@ def print_training_set(rep, action: str) -> None:
 
 def cmd_training_set(args) -> int:
     settings = _settings(args)
-    if args.action == "build" and args.end < args.start:
+    if args.action == "build" and args.end < args.start:  # a usage error (exit 2), before any settings logic
         raise UsageError(f"the range {args.start}..{args.end} is empty: --end must not be before --start")
     overrides = {k: v for k, v in (("split_validation_start", getattr(args, "validation_start", None)),
                                    ("split_test_start", getattr(args, "test_start", None))) if v}

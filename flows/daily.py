@@ -33,6 +33,11 @@ TRANSIENT_MARKERS = ("ConcurrentAppendException", "ConcurrentWriteException", "C
                      "ConcurrentTransactionException", "MetadataChangedException")
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A network hiccup or a Delta write conflict (worth a retry), not bad data or config."""
+    return isinstance(exc, TRANSIENT_ERRORS) or any(m in repr(exc) for m in TRANSIENT_MARKERS)
+
+
 def transient_only(task, task_run, state) -> bool:
     """Prefect retry condition: retry network/concurrency hiccups, never bad data or config."""
     exc = state.data if isinstance(getattr(state, "data", None), BaseException) else None
@@ -41,7 +46,7 @@ def transient_only(task, task_run, state) -> bool:
             state.result(raise_on_failure=True)
         except BaseException as raised:  # noqa: BLE001 - we only classify it
             exc = raised
-    return isinstance(exc, TRANSIENT_ERRORS) or any(m in repr(exc) for m in TRANSIENT_MARKERS)
+    return is_transient(exc)
 
 
 def _run_id() -> str:

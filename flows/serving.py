@@ -147,18 +147,22 @@ class UnknownFeatureServiceError(TrainingSetError):
     """A training set asked for a feature service the repository does not declare."""
 
 
-def _service(settings: Settings, name: str, versions: dict[str, int] | None = None) -> FeatureService:
-    declared = {o.name: o for o in declarations(settings, versions) if isinstance(o, FeatureService)}
-    if name not in declared:
+def _service(settings: Settings, name: str,
+             versions: dict[str, int] | None = None) -> tuple[FeatureService, dict[str, FeatureView]]:
+    """Feature service `name` and the declared views (sources at `versions`), or a one-line error."""
+    objects = declarations(settings, versions)
+    services = {o.name: o for o in objects if isinstance(o, FeatureService)}
+    if name not in services:
         raise UnknownFeatureServiceError(
-            f"no feature service {name!r} in {settings.feature_repo}; declared: {', '.join(sorted(declared))} "
+            f"no feature service {name!r} in {settings.feature_repo}; declared: {', '.join(sorted(services))} "
             f"(set training_feature_service or pass --feature-service)")
-    return declared[name]
+    return services[name], {o.name: o for o in objects if isinstance(o, FeatureView)}
 
 
 def service_tables(settings: Settings, name: str) -> list[catalog.Table]:
     """The Delta tables behind the views of feature service `name`."""
-    return [VIEW_TABLES[p.name] for p in _service(settings, name).feature_view_projections]
+    service, _ = _service(settings, name)
+    return [VIEW_TABLES[p.name] for p in service.feature_view_projections]
 
 
 @dataclass
@@ -173,8 +177,7 @@ class Retrieved:
 
 def _views(settings: Settings, name: str, versions: dict[str, int]) -> tuple[list[FeatureView], list[str]]:
     """The service's views with sources read at the pinned Delta versions, and its references."""
-    service = _service(settings, name, versions)
-    views = {o.name: o for o in declarations(settings, versions) if isinstance(o, FeatureView)}
+    service, views = _service(settings, name, versions)
     projections = service.feature_view_projections
     refs = [f"{p.name_to_use()}:{f.name}" for p in projections for f in p.features]
     return [views[p.name] for p in projections], refs

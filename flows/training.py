@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from expectations import gate
 from flows import serving
-from flows.daily import TRANSIENT_MARKERS
+from flows.daily import is_transient
 from pipelines.core import catalog, io
 from pipelines.core.runs import record_validation
 from pipelines.core.settings import Settings
@@ -31,7 +31,7 @@ def _committed(write, attempts: int = 4):
         try:
             return write()
         except Exception as exc:  # noqa: BLE001 - only Delta's conflicts are retried
-            if attempt + 1 == attempts or not any(m in repr(exc) for m in TRANSIENT_MARKERS):
+            if attempt + 1 == attempts or not is_transient(exc):
                 raise
             time.sleep(1 + attempt)
 

@@ -388,10 +388,9 @@ def append_once(df: DataFrame, table: Table, settings: Settings, app_id: str, ex
     """Append `df` once under `app_id`: Delta's idempotent writes (txnAppId/txnVersion) skip a
     second append of the same id, also when two run at the same time. Rows written (0 when
     skipped)."""
-    before = table_version(df.sparkSession, table, settings) if table_exists(df.sparkSession, table, settings) else None
+    before = _latest_commit(table.path(settings))
     written = _save(df, table, settings, "append", extra, txnAppId=app_id, txnVersion="0")
-    after = _latest_commit(table.path(settings))
-    return written if after != before else 0
+    return written if _latest_commit(table.path(settings)) != before else 0
 
 
 def _glob_escaped(path: str) -> str:

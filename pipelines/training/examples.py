@@ -172,7 +172,7 @@ def engaged_pins(edges: DataFrame) -> DataFrame:
 def run(ctx: StageContext) -> StageOutput:
     """Rewrite the examples of every event date the day's ingest (or the range's) touched."""
     dates = [dt.date.fromisoformat(d) for d in ctx.touched_dates()]
-    events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*dates))
+    events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*dates)).persist()
     engaged = engaged_pins(ctx.read_or_empty(catalog.GRAPH_EDGES))
     examples = training_examples(events, engaged, ExampleConfig.of(ctx.settings), ctx.ds)
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
@@ -181,6 +181,8 @@ def run(ctx: StageContext) -> StageOutput:
     labels = (ctx.read(catalog.TRAINING_EXAMPLES).where(F.col("event_date").isin(*dates))
               .groupBy("label_type").count().collect())
     by_type = {r["label_type"]: r["count"] for r in sorted(labels, key=lambda r: r["label_type"])}
-    return StageOutput(rows_in=events.count(), rows_out=written,
+    rows_in = events.count()
+    events.unpersist()
+    return StageOutput(rows_in=rows_in, rows_out=written,
                        details={"dates": [d.isoformat() for d in dates], "label_types": by_type,
                                 "summary": ", ".join(f"{n:,} {t}" for t, n in by_type.items())})

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -90,7 +92,7 @@ def training_set_id(spec: TrainingSetSpec, feature_refs: list[str], input_versio
 def entity_rows(examples: DataFrame, spec: TrainingSetSpec) -> DataFrame:
     """The examples of the range, split by the spec's dates (Feast's entity dataframe)."""
     return examples.where(F.col("event_date").between(F.lit(spec.start), F.lit(spec.end))).select(
-        "example_id", "user_id", "pin_id", "event_timestamp", "event_date", "label", "label_type", "is_product",
+        *(c for c in EXAMPLE_COLUMNS if c != "split"),
         split_of(F.col("event_date"), spec.validation_start, spec.test_start).alias("split"))
 
 
@@ -153,16 +155,15 @@ def missing_features(df: DataFrame, views: list[str]) -> dict[str, int]:
     for view in views:
         mine = [F.col(c).isNull() for c in columns if c.startswith(view + "__")]
         if mine:
-            all_null = mine[0]
-            for c in mine[1:]:
-                all_null = all_null & c
-            checks.append(F.sum(F.when(all_null, 1).otherwise(0)).alias(view))
+            checks.append(F.sum(F.when(reduce(operator.and_, mine), 1).otherwise(0)).alias(view))
     row = df.agg(*checks).first() if checks else None
     return {v: int(row[v] or 0) for v in views if row is not None and v in row.asDict()}
 
 
 def report(df: DataFrame, ts_id: str, path: str, views: list[str]) -> Report:
-    return Report(ts_id, path, df.count(), split_counts(df), unseen_share(df, "user_id"), unseen_share(df, "pin_id"),
+    by_split_label = split_counts(df)
+    rows = sum(n for labels in by_split_label.values() for n in labels.values())
+    return Report(ts_id, path, rows, by_split_label, unseen_share(df, "user_id"), unseen_share(df, "pin_id"),
                   missing_features(df, views), content_hash(df))
 
 
