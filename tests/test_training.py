@@ -64,8 +64,10 @@ def test_sampled_negatives_are_seeded_and_never_a_pin_the_user_engaged_with(spar
     events += [_event(f"y{i}", "impression", "u9", "p6", "s9", 50) for i in range(30)]
     frame = _events(spark, events)
     later = dt.datetime(2026, 1, 9)
+    # One row per edge type: p6 and q1 also have an edge of another type first seen later
+    # (a click after a save), which must not make them look fresh.
     engaged = _engaged(spark, [("u1", "p6", dt.datetime(2025, 12, 1)), ("u1", "q1", dt.datetime(2026, 1, 5, 9)),
-                               ("u1", "q2", later)])
+                               ("u1", "q2", later), ("u1", "p6", later), ("u1", "q1", later)])
     got = ex.training_examples(frame, engaged, _config(negatives=3, seed=5), "2026-01-05").where(
         "label_type = 'sampled_negative'")
     sampled = rows(got, "example_id")
@@ -137,6 +139,10 @@ def _feature_lake(spark, settings):
         ("p1", dt.date(2026, 1, 5), _snapshot("2026-01-05"), 888_888, 4, 2, 1, 0.05),
     ], catalog.PIN_STATS.schema), catalog.PIN_STATS, settings)
     io.overwrite(spark.createDataFrame([
+        ("p1", dt.date(2026, 1, 4), _snapshot("2026-01-04"), 9, 5, 3, 1, 2, 4),
+        ("p1", dt.date(2026, 1, 5), _snapshot("2026-01-05"), 777_777, 5, 3, 1, 2, 4),
+    ], catalog.PIN_GRAPH_STATS.schema), catalog.PIN_GRAPH_STATS, settings)
+    io.overwrite(spark.createDataFrame([
         ("p1", [0.5, -0.5], "graph", "m1", dt.datetime(2026, 1, 2)),
         ("p2", [0.25, 0.75], "aligned_content", "m1", dt.datetime(2026, 1, 6)),  # changed after the example
     ], catalog.PIN_EMBEDDINGS.schema), catalog.PIN_EMBEDDINGS, settings)
@@ -167,13 +173,15 @@ def test_point_in_time_join_never_leaks_a_later_value_and_respects_the_ttl(spark
     x1, x2, x3 = got["x1"], got["x2"], got["x3"]
     assert x1["user_stats_v1__impressions_7d"] == 4        # the 2026-01-05 snapshot (999,999) is later
     assert x1["pin_stats_v1__impressions_7d"] == 40        # not 888,888
+    assert x1["pin_graph_stats_v1__viewers"] == 9          # not 777,777
+    assert x1["pin_graph_stats_v1__co_engaged_pins"] == 4
     assert x1["pin_embeddings_v1__embedding"] == [0.5, -0.5]
     assert x1["user_interests_v1__interests"] == 2
     assert x2["user_stats_v1__impressions_7d"] is None     # 2026-01-01 is older than the 3-day TTL
     assert x2["pin_embeddings_v1__embedding"] is None      # its only vector is dated after the example
     assert x3["user_stats_v1__impressions_7d"] == 999_999  # on 2026-01-06 the 01-05 snapshot is the latest
-    assert built.missing_features == {"user_stats_v1": 1, "pin_stats_v1": 2, "pin_embeddings_v1": 2,
-                                      "user_interests_v1": 1}
+    assert built.missing_features == {"user_stats_v1": 1, "pin_stats_v1": 2, "pin_graph_stats_v1": 2,
+                                      "pin_embeddings_v1": 2, "user_interests_v1": 1}
     assert built.rows == 3
 
 
@@ -200,6 +208,8 @@ def test_offline_join_equals_what_the_online_store_served_at_that_time(spark, fe
     for name in ("impressions_7d", "clicks_7d", "ctr_7d"):
         assert online.user[name] == x1[f"user_stats_v1__{name}"], name
         assert online.pins["p1"][name] == x1[f"pin_stats_v1__{name}"], name
+    for name in ("viewers", "savers", "boards"):
+        assert online.pins["p1"][name] == x1[f"pin_graph_stats_v1__{name}"], name
     assert online.pins["p1"]["embedding"] == pytest.approx(x1["pin_embeddings_v1__embedding"])
     assert online.user["interests"] == x1["user_interests_v1__interests"]
 

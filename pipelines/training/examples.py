@@ -136,7 +136,8 @@ def sampled_negatives(positive: DataFrame, tickets: DataFrame, engaged: DataFram
         .where(F.col("pin_id") != F.col("_positive_pin"))
     )
     day_end = F.date_add(F.col("event_date"), 1).cast("timestamp")
-    seen = engaged.select("user_id", "pin_id", "first_seen")
+    # One row per (user, pin): the first engagement of any type (edges come one per type).
+    seen = engaged.groupBy("user_id", "pin_id").agg(F.min("first_seen").alias("first_seen"))
     fresh = (drawn.join(seen, on=["user_id", "pin_id"], how="left")
              .where(F.col("first_seen").isNull() | (F.col("first_seen") >= day_end)))
     once = first_per_key(fresh, ["example_id", "pin_id"], [F.col("_draw")])
@@ -169,12 +170,23 @@ def engaged_pins(edges: DataFrame) -> DataFrame:
         F.col("src_id").alias("user_id"), F.col("dst_id").alias("pin_id"), "first_seen")
 
 
+def _last_touched(ctx: StageContext) -> DataFrame:
+    """(event_date, ds): the last day of the range whose ingest touched each event date, what a
+    day-by-day run would have stamped."""
+    return (ctx.read(catalog.TOUCHED_DATES)
+            .where(F.col("ds").between(F.lit(ctx.ds).cast("date"), F.lit(ctx.through).cast("date")))
+            .groupBy("event_date").agg(F.max("ds").alias("ds")))
+
+
 def run(ctx: StageContext) -> StageOutput:
     """Rewrite the examples of every event date the day's ingest (or the range's) touched."""
     dates = [dt.date.fromisoformat(d) for d in ctx.touched_dates()]
     events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*dates)).persist()
     engaged = engaged_pins(ctx.read_or_empty(catalog.GRAPH_EDGES))
     examples = training_examples(events, engaged, ExampleConfig.of(ctx.settings), ctx.ds)
+    if ctx.through:  # a range: each event date is stamped by the last day whose ingest touched it
+        examples = (examples.drop("ds").join(F.broadcast(_last_touched(ctx)), on="event_date", how="left")
+                    .withColumn("ds", F.coalesce("ds", F.lit(ctx.through).cast("date"))))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     written = io.overwrite_where(examples, catalog.TRAINING_EXAMPLES, ctx.settings, f"event_date IN ({in_dates})")
     ctx.laps("examples")
