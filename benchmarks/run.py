@@ -18,6 +18,9 @@ the same models (interleaved, `--repeat`), and records the quality figures.
 `training` (after `flow`, same sizes) joins every labelled example of the flow's days to the
 training feature service, by Feast's point-in-time join and by the project's own as-of join,
 each as its own process (seconds, peak memory), and checks both give the same rows.
+`movielens` imports a MovieLens release (default: ../shared/datasets/movielens-100k) and runs
+its whole history with `tastegraph run --one-batch`, each as its own process (seconds, peak
+memory), and reads the seconds of every stage and gate from ops.pipeline_runs.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -408,11 +411,44 @@ def bench_training(args) -> dict:
     return {"generated": gen, "days": days, "runs": runs, "summary": summary}
 
 
+def bench_movielens(args) -> dict:
+    import re
+
+    from deltalake import DeltaTable
+
+    tastegraph = str(Path(sys.executable).parent / "tastegraph")
+    raw, lake = OUT / "movielens-raw", OUT / "lake-movielens"
+    shutil.rmtree(raw, ignore_errors=True)
+    shutil.rmtree(lake, ignore_errors=True)
+    imported = run_measured([tastegraph, "import", "movielens", "--src", args.movielens, "--out", str(raw)])
+    if imported.returncode != 0:
+        raise SystemExit(f"import failed:\n{imported.stderr[-3000:]}")
+    first, last = re.search(r"\((\d{4}-\d{2}-\d{2}) \.\. (\d{4}-\d{2}-\d{2})", imported.stdout).groups()
+    print(f"import {imported.seconds:.1f}s {imported.peak_rss_mb:.0f} MB: {first}..{last}", flush=True)
+    lake.mkdir(parents=True)
+    env = {**os.environ, "TASTEGRAPH_RAW_ROOT": str(raw.resolve())}
+    env.pop("TASTEGRAPH_LAKE_ROOT", None)
+    batch = run_measured([tastegraph, "run", "--lake", str(lake), "--start", first, "--end", last, "--one-batch"],
+                         env=env)
+    if batch.returncode != 0:
+        raise SystemExit(f"one-batch run failed:\n{batch.stderr[-3000:]}")
+    runs = DeltaTable(str(lake / "ops" / "pipeline_runs")).to_pyarrow_table().to_pylist()
+    steps = {r["stage"]: {"seconds": round(r["seconds"], 1), "rows_in": r["rows_in"], "rows_out": r["rows_out"]}
+             for r in sorted(runs, key=lambda r: r["started_at"])}
+    for stage, step in steps.items():
+        print(f"  {stage:<34}{step['seconds']:>8.1f}s {step['rows_in'] or 0:>12,} in {step['rows_out'] or 0:>12,} out")
+    print(f"one-batch run {batch.seconds:.1f}s {batch.peak_rss_mb:.0f} MB", flush=True)
+    return {"range": [first, last],
+            "import": {"seconds": round(imported.seconds, 1), "peak_rss_mb": round(imported.peak_rss_mb)},
+            "one_batch": {"seconds": round(batch.seconds, 1), "peak_rss_mb": round(batch.peak_rss_mb),
+                          "stages": steps}}
+
+
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", nargs="?", default="stages",
-                        choices=["stages", "ingest", "graph", "flow", "embeddings", "training"])
+                        choices=["stages", "ingest", "graph", "flow", "embeddings", "training", "movielens"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -420,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--noise", default=None, help="generator noise, as for `tastegraph generate`")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--movielens", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"
+                                                   / "movielens-100k"), help="movielens: the release to import")
     parser.add_argument("--derived", choices=["all", "ends"], default="all",
                         help="graph: run pin_pin/related_pins/user_candidates every day, or first and last day")
     args = parser.parse_args(argv)
@@ -428,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
     suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow,
-              "embeddings": bench_embeddings, "training": bench_training}
+              "embeddings": bench_embeddings, "training": bench_training, "movielens": bench_movielens}
     report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))

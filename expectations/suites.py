@@ -218,6 +218,15 @@ def user_stats(s: Settings) -> Expectations:
     return _stats(catalog.USER_STATS, ("impressions_7d", "clicks_7d", "saves_7d", "distinct_pins_7d"))
 
 
+def pin_graph_stats(s: Settings) -> Expectations:
+    counts = ("viewers", "engaged_users", "savers", "hiders", "boards", "co_engaged_pins")
+    return _keys(catalog.PIN_GRAPH_STATS) + [gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp")] + [
+        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts] + [
+        _rows("viewers + engaged_users + hiders + boards + co_engaged_pins = 0", "every pin has an edge"),
+        _rows("savers > engaged_users", "a saver is an engaged user"),
+    ]
+
+
 def _vectors(column: str, size: int | None, at_most: int | None = None, nullable: bool = False) -> list:
     """Every vector of `column` has `size` finite values (or at most `at_most`)."""
     length = f"size({column}) <> {size}" if size is not None else f"size({column}) > {at_most}"
@@ -296,7 +305,7 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.GRAPH_EDGES.name: graph_edges, catalog.GRAPH_NODES.name: graph_nodes,
     catalog.PIN_PIN_EDGES.name: pin_pin_edges, catalog.RELATED_PINS.name: related_pins,
     catalog.USER_CANDIDATES.name: user_candidates, catalog.PIN_STATS.name: pin_stats,
-    catalog.USER_STATS.name: user_stats,
+    catalog.USER_STATS.name: user_stats, catalog.PIN_GRAPH_STATS.name: pin_graph_stats,
     catalog.PIN_GRAPH_EMBEDDINGS.name: pin_graph_embeddings, catalog.USER_COLLAB_EMBEDDINGS.name: user_collab_embeddings,
     catalog.PIN_COLLAB_EMBEDDINGS.name: pin_collab_embeddings,
     catalog.PIN_CONTENT_EMBEDDINGS.name: pin_content_embeddings, catalog.PIN_EMBEDDINGS.name: pin_embeddings,

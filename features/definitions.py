@@ -28,6 +28,7 @@ warnings.filterwarnings("ignore", message="The spark data source API is an exper
 
 # The Delta table each feature view serves (the flow checks that every gated row arrives).
 VIEW_TABLES = {"pin_stats_v1": catalog.PIN_STATS, "user_stats_v1": catalog.USER_STATS,
+               "pin_graph_stats_v1": catalog.PIN_GRAPH_STATS,
                "pin_embeddings_v1": catalog.PIN_EMBEDDINGS, "user_interests_v1": catalog.USER_INTEREST_EMBEDDINGS}
 # Views that serve one row per entity from a table with several rows per entity: the flow
 # expects one online row per distinct value of this column among the gated rows.
@@ -118,6 +119,15 @@ def declarations(settings: Settings | None = None, versions: Mapping[str, int] |
         source=_source(catalog.USER_STATS, settings, versions),
         online=True,
     )
+    pin_graph_stats_v1 = FeatureView(
+        name="pin_graph_stats_v1",
+        entities=[pin],
+        ttl=SNAPSHOT_TTL,
+        schema=[PIN_KEY, *[Field(name=c, dtype=Int64) for c in
+                           ("viewers", "engaged_users", "savers", "hiders", "boards", "co_engaged_pins")]],
+        source=_source(catalog.PIN_GRAPH_STATS, settings, versions),
+        online=True,
+    )
     pin_embeddings_v1 = FeatureView(
         name="pin_embeddings_v1",
         entities=[pin],
@@ -137,9 +147,12 @@ def declarations(settings: Settings | None = None, versions: Mapping[str, int] |
         online=True,
     )
     ranking_v1 = FeatureService(name="ranking_v1",
-                                features=[user_stats_v1, pin_stats_v1, pin_embeddings_v1, user_interests_v1])
-    return [user, pin, pin_stats_v1, user_stats_v1, pin_embeddings_v1, user_interests_v1, ranking_v1]
+                                features=[user_stats_v1, pin_stats_v1, pin_graph_stats_v1, pin_embeddings_v1,
+                                          user_interests_v1])
+    return [user, pin, pin_stats_v1, user_stats_v1, pin_graph_stats_v1, pin_embeddings_v1, user_interests_v1,
+            ranking_v1]
 
 
 # Module-level objects so that `feast -c features apply` finds them too.
-_, _, pin_stats_v1, user_stats_v1, pin_embeddings_v1, user_interests_v1, ranking_v1 = declarations()
+(_, _, pin_stats_v1, user_stats_v1, pin_graph_stats_v1, pin_embeddings_v1, user_interests_v1,
+ ranking_v1) = declarations()

@@ -155,6 +155,8 @@ def _check_raw_logs(settings, start: str, end: str) -> None:
 def cmd_run(args) -> int:
     settings = _settings(args, must_exist=not args.demo)
     start, end = (None, None) if args.demo else _days(args)
+    if args.one_batch and not args.start:
+        raise UsageError("--one-batch runs a range: give --start and --end")
     if not args.demo:
         _check_raw_logs(settings, start, end)
     settings.lake_root.mkdir(parents=True, exist_ok=True)
@@ -174,14 +176,15 @@ def cmd_run(args) -> int:
         days = dates(cfg)
         start, end = days[0], days[-1]
     say(f"starting (log: {log_file})")
-    from flows.daily import backfill, data_docs_index
+    from flows.daily import backfill, data_docs_index, history_batch
     from flows.serving import lookup
     from pipelines.core import catalog
     from pipelines.core.spark import get_spark
 
     console.quiet_libraries()
     get_spark(settings, jvm_log=None if args.verbose else log_file)
-    results = backfill(start, end, lake_root=str(settings.lake_root), config_file=args.config)
+    results = (history_batch if args.one_batch else backfill)(start, end, lake_root=str(settings.lake_root),
+                                                             config_file=args.config)
     print_summary(results)
     if args.demo:
         user, pins = _demo_entities(settings, end)
@@ -301,9 +304,9 @@ def cmd_import_movielens(args) -> int:
     print("\n".join(summary.lines()))
     print(f"  seconds {time.perf_counter() - t0:>11.1f}")
     raw = shlex.quote(str(Path(args.out).resolve()))
-    print(f"\nnext: point the ingest at these raw logs and run their days, e.g.\n"
+    print(f"\nnext: point the ingest at these raw logs and run their days in one batch, e.g.\n"
           f"  mkdir -p lake && TASTEGRAPH_RAW_ROOT={raw} tastegraph run --lake lake "
-          f"--start {summary.first_date} --end {summary.last_date}")
+          f"--start {summary.first_date} --end {summary.last_date} --one-batch")
     return 0
 
 
@@ -379,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--ds", type=_date, help="one day")
     when.add_argument("--start", type=_date, help="first day of a range (with --end)")
     r.add_argument("--end", type=_date, help="last day of a range (with --start)")
+    r.add_argument("--one-batch", action="store_true",
+                   help="a history backfill: ingest every day of --start..--end in one batch, then build each "
+                        "derived table once (same tables as one run per day)")
     r.add_argument("--verbose", action="store_true", help="show every library's output, not only progress")
     r.set_defaults(func=cmd_run)
 

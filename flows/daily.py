@@ -84,12 +84,12 @@ def stage_task(name: str, ds: str, settings: Settings, run_id: str, through: str
     return result
 
 
-def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str) -> dict:
+def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str, through: str | None = None) -> dict:
     """table -> (suite, the rows the stage wrote to it), read at the version it wrote."""
     spark = get_spark(settings)
     return {
         t.name: (stage.suites[t.name], io.written_rows(spark, t, settings, ds, written.previous_versions.get(t.name),
-                                                       written.output_versions.get(t.name)))
+                                                       written.output_versions.get(t.name), through))
         for t in stage.writes if t.name in stage.suites
     }
 
@@ -113,14 +113,15 @@ def _reference_views(settings: Settings) -> None:
 
 
 @task(task_run_name="gate {name} {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
-def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: StageResult) -> StageResult:
+def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: StageResult,
+              through: str | None = None) -> StageResult:
     """Validate every table the stage wrote; stop the run when one breaks its suite."""
     stage = declared(name)
 
     def body() -> StageResult:
         _reference_views(settings)
         with console.to_log():
-            results = gate.validate_all(settings, gate_frames(settings, stage, written, ds), ds)
+            results = gate.validate_all(settings, gate_frames(settings, stage, written, ds, through), ds)
             docs = gate.write_summary(settings)
         record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
         gate.raise_if_failed(results, docs)
@@ -138,20 +139,23 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
     return result
 
 
-def _entities(settings: Settings, view: str, table: catalog.Table, ds: str) -> int:
-    """Online rows a per-entity view must write for the day: the entities among the gated rows."""
-    rows = io.written_rows(get_spark(settings), table, settings, ds, None, None)
-    return rows.select(PER_ENTITY[view]).distinct().count()
+def _entities(settings: Settings, view: str, table: catalog.Table, ds: str, through: str | None) -> int:
+    """Online rows a view must write: the entities among the gated rows (one per row for a
+    daily snapshot's day)."""
+    rows = io.written_rows(get_spark(settings), table, settings, ds, None, None, through)
+    return rows.select(PER_ENTITY.get(view, table.keys[0])).distinct().count()
 
 
 @task(task_run_name="feast {ds}", cache_policy=NONE, retry_condition_fn=transient_only)
-def feast_task(ds: str, settings: Settings, run_id: str, gated: dict[str, int]) -> StageResult:
-    """Apply the feature repository and materialize the day; every gated row must arrive."""
+def feast_task(ds: str, settings: Settings, run_id: str, gated: dict[str, int], through: str | None = None) -> StageResult:
+    """Apply the feature repository and materialize the day (or the days ds..through); every
+    gated entity must arrive."""
     def body() -> StageResult:
         with console.to_log():
             applied = serving.apply(settings)
-            done = serving.materialize(settings, ds)
-        expected = {view: _entities(settings, view, table, ds) if view in PER_ENTITY else gated.get(table.name, 0)
+            done = serving.materialize(settings, ds, through=through)
+        expected = {view: _entities(settings, view, table, ds, through)
+                    if view in PER_ENTITY or through else gated.get(table.name, 0)
                     for view, table in VIEW_TABLES.items()}
         serving.check_arrived(done, expected)
         return StageResult(
@@ -172,41 +176,66 @@ def _configured(settings: Settings):
     return stage_task.with_options(**opts), gate_task.with_options(**opts), feast_task.with_options(**opts)
 
 
+def _every_stage(settings: Settings, first: str, last: str) -> list[StageResult]:
+    """Every stage in order, each gated before the next reads its tables; Feast last. One day
+    when first == last; otherwise a batch, where the stages that take a range process
+    first..last and the others run once, for last."""
+    get_spark(settings)  # the one session of this run
+    run_id = _run_id()
+    run, check, materialize = _configured(settings)
+    through = last if last != first else None
+    results: list[StageResult] = []
+    gated: dict[str, int] = {}
+    try:
+        for stage in STAGES:
+            ds, upto = (first, through) if stage.takes_range else (last, None)
+            written = run(stage.name, ds, settings, run_id, through=upto)
+            checked = check(stage.name, ds, settings, run_id, written, upto)
+            gated.update(checked.details["rows"])
+            results += [written, checked]
+    finally:
+        _REFERENCES.drop()
+    results.append(materialize(first, settings, run_id, gated, through=through))
+    return results
+
+
+def _range(start: str, end: str) -> tuple[str, str]:
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if last < first:
+        raise ValueError(f"range end {end} is before start {start}")
+    return first.isoformat(), last.isoformat()
+
+
 @flow(name="daily-taste-graph", flow_run_name="daily {ds}")
 def daily_taste_graph(ds: str, lake_root: str | None = None, config_file: str | None = None) -> list[StageResult]:
     """One logical day: every stage in order, each gated before the next reads its tables;
     Feast last."""
     ds = dt.date.fromisoformat(ds).isoformat()
-    settings = load_settings(config_file, lake_root=lake_root)
-    get_spark(settings)  # the one session of this run
-    run_id = _run_id()
-    run, check, materialize = _configured(settings)
-    results: list[StageResult] = []
-    gated: dict[str, int] = {}
-    try:
-        for stage in STAGES:
-            written = run(stage.name, ds, settings, run_id)
-            checked = check(stage.name, ds, settings, run_id, written)
-            gated.update(checked.details["rows"])
-            results += [written, checked]
-    finally:
-        _REFERENCES.drop()
-    results.append(materialize(ds, settings, run_id, gated))
-    return results
+    return _every_stage(load_settings(config_file, lake_root=lake_root), ds, ds)
 
 
 @flow(name="backfill-taste-graph", flow_run_name="backfill {start}..{end}")
 def backfill(start: str, end: str, lake_root: str | None = None, config_file: str | None = None) -> list[StageResult]:
     """Run the daily flow for each date from start to end inclusive, in order."""
-    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    if last < first:
-        raise ValueError(f"backfill end {end} is before start {start}")
+    first, last = (dt.date.fromisoformat(d) for d in _range(start, end))
     results: list[StageResult] = []
     day = first
     while day <= last:
         results.extend(daily_taste_graph(day.isoformat(), lake_root=lake_root, config_file=config_file))
         day += dt.timedelta(days=1)
     return results
+
+
+@flow(name="history-batch", flow_run_name="batch {start}..{end}")
+def history_batch(start: str, end: str, lake_root: str | None = None,
+                  config_file: str | None = None) -> list[StageResult]:
+    """Every day from start to end in one run (a history backfill): the stages that take a
+    range (ingest, graph, feature tables, training examples) process start..end in one job
+    each, with the same result as one run per day; the others hold the graph's current state
+    (neighbours, walks, embeddings) and run once, for end. Each stage's tables are gated once;
+    Feast materializes the range once."""
+    first, last = _range(start, end)
+    return _every_stage(load_settings(config_file, lake_root=lake_root), first, last)
 
 
 def data_docs_index(settings: Settings):

@@ -82,12 +82,14 @@ def _counting_writes(store: FeatureStore) -> dict[str, int]:
     return written
 
 
-def materialize(settings: Settings, ds: str, views: list[str] | None = None) -> Materialized:
-    """Materialize the snapshot of `ds` (event times within that UTC day) into the online store.
-    An explicit window, not materialize_incremental: the incremental one starts its first
-    window at now minus the TTL, which misses a day older than that."""
+def materialize(settings: Settings, ds: str, views: list[str] | None = None, through: str | None = None) -> Materialized:
+    """Materialize the snapshot of `ds` (event times within that UTC day, or within ds..through)
+    into the online store: each entity's latest row. An explicit window, not
+    materialize_incremental: the incremental one starts its first window at now minus the
+    TTL, which misses a day older than that."""
     start = dt.datetime.combine(dt.date.fromisoformat(ds), dt.time(0, 0), tzinfo=dt.timezone.utc)
-    end = start + dt.timedelta(days=1)
+    end = dt.datetime.combine(dt.date.fromisoformat(through or ds), dt.time(0, 0),
+                              tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
     store = feature_store(settings)
     written = _counting_writes(store)
     store.materialize(start_date=start, end_date=end, feature_views=views)

@@ -25,7 +25,7 @@ INGEST_WRITES = (c.BRONZE_BOARDS, c.BRONZE_PINS, c.BRONZE_EVENTS, c.QUARANTINE, 
 GRAPH_WRITES = (c.GRAPH_EDGE_DAYS, c.GRAPH_EDGES, c.GRAPH_NODES)
 
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", ingest.run, reads=(), writes=INGEST_WRITES, suites=_suites(*INGEST_WRITES),
+    Stage("ingest", ingest.run, reads=(), writes=INGEST_WRITES, suites=_suites(*INGEST_WRITES), takes_range=True,
           description="raw logs -> bronze + quarantine -> silver events, pins, boards"),
     Stage("graph", edges.run, reads=(c.SILVER_EVENTS, c.SILVER_PINS, c.SILVER_BOARDS, c.TOUCHED_DATES),
           writes=GRAPH_WRITES, suites=_suites(*GRAPH_WRITES), takes_range=True,
@@ -54,8 +54,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("user_interests", interests.run, reads=(c.GRAPH_EDGES, c.PIN_EMBEDDINGS),
           writes=(c.USER_INTEREST_EMBEDDINGS,), suites=_suites(c.USER_INTEREST_EMBEDDINGS),
           description="PinnerSage: each user's interest clusters of recently engaged pins, with medoids"),
-    Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS,), writes=(c.PIN_STATS, c.USER_STATS),
-          suites=_suites(c.PIN_STATS, c.USER_STATS), description="daily pin and user statistics snapshots"),
+    Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS, c.GRAPH_EDGES), takes_range=True,
+          writes=(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS), suites=_suites(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS),
+          description="daily pin and user statistics snapshots, and the graph around each pin"),
     Stage("training_examples", examples.run, reads=(c.SILVER_EVENTS, c.TOUCHED_DATES, c.GRAPH_EDGES),
           writes=(c.TRAINING_EXAMPLES,), suites=_suites(c.TRAINING_EXAMPLES), takes_range=True,
           description="labelled examples: positives, unengaged impressions, popularity-sampled negatives"),

@@ -47,6 +47,7 @@ def test_usage_errors_come_before_the_slow_imports():
     (["run", "--start", "2026-01-02", "--end", "2026-01-01"], ["--end 2026-01-01 is before --start 2026-01-02"]),
     (["run", "--start", "2026-01-02"], ["--end"]),
     (["run", "--ds", "2026-02-30"], ["2026-02-30"]),
+    (["run", "--ds", "2026-01-01", "--one-batch"], ["--one-batch runs a range: give --start and --end"]),
     (["lookup", "--user", "u1", "--pins", "p1, p2"], ["comma-separated pin ids"]),
     (["lookup", "--user", "u1", "--pins", "p1;p2"], ["comma-separated pin ids"]),
     (["submit", "no_such_stage", "--ds", "2026-01-01"], ["no_such_stage", "ingest"]),

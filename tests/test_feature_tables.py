@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
 from pipelines.core import catalog
 from pipelines.features import stats as feature_tables
@@ -59,3 +60,59 @@ def test_stats_window_is_seven_days_ending_on_ds(spark, day, included):
     events = silver(spark, [("e1", "impression", "u1", "p1", None, ts, None)])
     kept = events.where(feature_tables.window_filter(DS, feature_tables.WINDOW_DAYS)).count()
     assert kept == (1 if included else 0)
+
+
+def _edge(src_type, src, dst_type, dst, edge_type, first_seen):
+    return {"src_type": src_type, "src_id": src, "dst_type": dst_type, "dst_id": dst, "edge_type": edge_type,
+            "event_count": 1, "weight": 1.0, "weight_date": D, "first_seen": first_seen, "last_seen": first_seen}
+
+
+def test_pin_graph_stats_counts_the_graph_known_at_the_end_of_ds(spark):
+    late = dt.datetime(2026, 1, 2, 0, 0)  # folded by a later day: not yet known on ds
+    edges = spark.createDataFrame([
+        _edge("user", "u1", "pin", "p1", "impression", t(9)),
+        _edge("user", "u1", "pin", "p1", "click", t(10)),
+        _edge("user", "u1", "pin", "p1", "save", t(10, 5)),      # u1 engaged twice: one engaged user
+        _edge("user", "u2", "pin", "p1", "closeup", dt.datetime(2025, 12, 1, 8)),
+        _edge("user", "u3", "pin", "p1", "save", late),
+        _edge("user", "u3", "pin", "p1", "hide", dt.datetime(2026, 1, 1, 23, 59, 59, 900000)),
+        _edge("pin", "p1", "board", "b1", "saved_to", t(10, 5)),
+        _edge("pin", "p1", "board", "b2", "saved_to", late),
+        _edge("pin", "p1", "pin", "p2", "co_engaged", t(11)),    # counted for both ends
+        _edge("pin", "p0", "pin", "p1", "co_engaged", t(12)),
+        _edge("pin", "p1", "interest", "i1", "pin_interest", None),  # a dimension, not the graph's history
+        _edge("user", "u9", "pin", "p9", "save", late),          # p9 has nothing before the end of ds
+    ], catalog.GRAPH_EDGES.schema)
+    got = rows(feature_tables.pin_graph_stats(edges, DS), "pin_id")
+    counts = {r["pin_id"]: (r["viewers"], r["engaged_users"], r["savers"], r["hiders"], r["boards"],
+                            r["co_engaged_pins"]) for r in got}
+    assert counts == {"p0": (0, 0, 0, 0, 0, 1), "p1": (1, 2, 1, 1, 1, 2), "p2": (0, 0, 0, 0, 0, 1)}
+    assert {(r["ds"], r["event_timestamp"]) for r in got} == {(D, dt.datetime(2026, 1, 1, 23, 59, 59))}
+
+
+def test_a_range_of_snapshot_days_equals_each_day_on_its_own(spark):
+    """A history backfill writes every day's snapshots in one job; each equals that day's own run."""
+    days = ["2026-01-01", "2026-01-04", "2026-01-09"]
+    spread = [(f"e{i}{d}", ty, u, p, b, ts + dt.timedelta(days=d), m)
+              for d in (-3, 0, 2, 5) for i, ty, u, p, b, ts, m in EVENTS]
+    events = silver(spark, [(e, ty, u, p, b, ts, m) for e, ty, u, p, b, ts, m in spread])
+    edges = spark.createDataFrame([
+        _edge("user", u, "pin", p, ty, ts) for _, ty, u, p, _, ts, _ in spread
+        if p and ty != "follow"] + [_edge("pin", "p1", "board", "b1", "saved_to", dt.datetime(2026, 1, 6, 3))],
+        catalog.GRAPH_EDGES.schema).groupBy("src_type", "src_id", "dst_type", "dst_id", "edge_type").agg(
+        F.count("*").alias("event_count"), F.lit(1.0).alias("weight"), F.lit(D).alias("weight_date"),
+        F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"))
+    for transform, source, key in ((feature_tables.pin_stats, events, "pin_id"),
+                                   (feature_tables.user_stats, events, "user_id"),
+                                   (feature_tables.pin_graph_stats, edges, "pin_id")):
+        whole = rows(transform(source, days[0], days[-1]), "ds", key)
+        each = [r for day in _every_day(days[0], days[-1]) for r in rows(transform(source, day), "ds", key)]
+        assert whole == each, transform.__name__
+        assert len({r["ds"] for r in whole}) > 3
+
+
+def _every_day(first, last):
+    day = dt.date.fromisoformat(first)
+    while day <= dt.date.fromisoformat(last):
+        yield day.isoformat()
+        day += dt.timedelta(days=1)

@@ -401,7 +401,7 @@ def test_cli_imports_and_prints_the_next_command(tmp_path):
     done = tastegraph("import", "movielens", "--src", str(write_100k(tmp_path / "ml")), "--out", str(tmp_path / "raw"))
     assert done.returncode == 0, done.stderr
     assert "events            7  (save 4, click 1, closeup 1, hide 1)" in done.stdout
-    assert (f"TASTEGRAPH_RAW_ROOT={tmp_path / 'raw'} tastegraph run --lake lake --start 1997-09-20 --end 1997-09-22"
+    assert (f"TASTEGRAPH_RAW_ROOT={tmp_path / 'raw'} tastegraph run --lake lake --start 1997-09-20 --end 1997-09-22 --one-batch"
             in done.stdout)
     assert (tmp_path / "raw" / "events" / "dt=1997-09-21" / PART_FILE).is_file()
 

@@ -217,6 +217,19 @@ USER_STATS = Table(
 _CHANGE_FEED = (("delta.enableChangeDataFeed", "true"),)
 
 # --- embeddings (gold; each row names the model version that produced it) ------------------
+PIN_GRAPH_STATS = Table(
+    "pin_graph_stats", "gold",
+    _schema(
+        ("pin_id", S, False), ("ds", D, False), ("event_timestamp", TS, False), ("viewers", L, False),
+        ("engaged_users", L, False), ("savers", L, False), ("hiders", L, False), ("boards", L, False),
+        ("co_engaged_pins", L, False),
+    ),
+    "Daily snapshot of the taste graph around each pin at the end of ds: distinct users who saw, engaged "
+    "with (beyond a look, hides apart), saved and hid it; boards it was saved to; pins co-engaged with it.",
+    partition_by=("ds",),
+    written="ds",
+    keys=("pin_id", "ds"),
+)
 PIN_GRAPH_EMBEDDINGS = Table(
     "pin_graph_embeddings_v1", "gold",
     _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("occurrences", L, False),
@@ -359,7 +372,7 @@ ALL_TABLES = (
     BRONZE_EVENTS, BRONZE_PINS, BRONZE_BOARDS, QUARANTINE,
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
     GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, USER_CANDIDATES, PIN_STATS, USER_STATS,
-    PIN_GRAPH_EMBEDDINGS, USER_COLLAB_EMBEDDINGS, PIN_COLLAB_EMBEDDINGS, PIN_CONTENT_EMBEDDINGS, PIN_EMBEDDINGS,
+    PIN_GRAPH_STATS, PIN_GRAPH_EMBEDDINGS, USER_COLLAB_EMBEDDINGS, PIN_COLLAB_EMBEDDINGS, PIN_CONTENT_EMBEDDINGS, PIN_EMBEDDINGS,
     USER_INTEREST_EMBEDDINGS, TRAINING_EXAMPLES, TRAINING_SETS, GOLD_SET,
     PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES, EMBEDDING_QUALITY, TRAINING_SET_MANIFESTS,
 )

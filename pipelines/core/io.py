@@ -6,6 +6,7 @@ which record every attempt by design.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
+from typing import Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -239,15 +241,16 @@ def rows_written(spark: SparkSession, table: Table, settings: Settings) -> int:
 
 
 def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str, before: int | None,
-                 after: int | None) -> DataFrame:
+                 after: int | None, through: str | None = None) -> DataFrame:
     """The rows a run wrote to `table` (the gate validates these), by the table's `written`:
-    its day's rows; the rows its Change Data Feed reports inserted or updated between the
-    versions before and after the run (latest change per key); or the whole table."""
+    its day's rows (the days ds..through of a range run); the rows its Change Data Feed reports
+    inserted or updated between the versions before and after the run (latest change per key);
+    or the whole table."""
+    days = F.lit(ds).cast("date"), F.lit(through or ds).cast("date")
     if table.written == "ds":
-        return read_table(spark, table, settings, version=after).where(F.col("ds") == F.lit(ds).cast("date"))
+        return read_table(spark, table, settings, version=after).where(F.col("ds").between(*days))
     if table.written == "timestamped":
-        return read_table(spark, table, settings, version=after).where(
-            F.to_date("event_timestamp") == F.lit(ds).cast("date"))
+        return read_table(spark, table, settings, version=after).where(F.to_date("event_timestamp").between(*days))
     if table.written == "changes" and before is not None:
         if after is None or after <= before:
             return spark.createDataFrame([], table.schema)
@@ -271,6 +274,12 @@ def _save(df: DataFrame, table: Table, settings: Settings, mode: str, extra: tup
 def overwrite(df: DataFrame, table: Table, settings: Settings) -> int:
     """Replace the whole table atomically (for derived tables recomputed each run); rows written."""
     return _save(df, table, settings, "overwrite")
+
+
+def days_predicate(days: list[str]) -> str:
+    """The partitions of a contiguous run of days, as a replaceWhere predicate."""
+    # Not BETWEEN: Delta's replaceWhere fails to analyse it (Spark 4 rewrites it into a With).
+    return f"ds = '{days[0]}'" if len(days) == 1 else f"ds >= '{days[0]}' AND ds <= '{days[-1]}'"
 
 
 def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str, extra: tuple[str, ...] = ()) -> int:
@@ -398,14 +407,16 @@ def _glob_escaped(path: str) -> str:
     return re.sub(r"([{}\[\]*?\\])", r"\\\1", path)
 
 
-def read_raw_lines(spark: SparkSession, day: RawDay) -> DataFrame:
-    """The lines of one stream and day: value (the line's bytes as a string, not validated),
-    source_file, line_number (1-based). Lines end at \\n only; whole files are read by Spark,
-    the complete lines of damaged files come from `raw_files.inspect`."""
-    schema = "value string, source_file string, line_number long"
+def read_raw_lines(spark: SparkSession, days: Sequence[RawDay]) -> DataFrame:
+    """The lines of one stream over some days: value (the line's bytes as a string, not
+    validated), source_file, line_number (1-based), ds (the date of the file's folder). Lines
+    end at \\n only; whole files are read by Spark in one scan, the complete lines of damaged
+    files come from `raw_files.inspect`."""
+    schema = "value string, source_file string, line_number long, ds date"
     frames = []
-    if day.whole_bytes:
-        lines = spark.read.option("lineSep", "\n").text([_glob_escaped(p) for p in day.whole]).select(
+    whole = [_glob_escaped(p) for day in days if day.whole_bytes for p in day.whole]
+    if whole:
+        lines = spark.read.option("lineSep", "\n").text(whole).select(
             F.col("value"),
             F.url_decode(F.col("_metadata.file_path")).alias("source_file"),
             F.monotonically_increasing_id().alias("_row"),
@@ -414,13 +425,15 @@ def read_raw_lines(spark: SparkSession, day: RawDay) -> DataFrame:
         # consecutive within a file and the line number is the offset from the file's first id.
         # The first ids are a tiny aggregate, broadcast back: the lines themselves never shuffle.
         firsts = lines.groupBy("source_file").agg(F.min("_row").alias("_first"))
+        folder_date = F.to_date(F.regexp_extract("source_file", r"/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]*$", 1))
         frames.append(lines.join(F.broadcast(firsts), on="source_file", how="inner").select(
-            "value", "source_file", (F.col("_row") - F.col("_first") + 1).alias("line_number")))
-    salvaged = [(line, f"file:{damage.path}", number)
-                for damage in day.damaged for number, line in enumerate(damage.lines, start=1)]
+            "value", "source_file", (F.col("_row") - F.col("_first") + 1).alias("line_number"),
+            folder_date.alias("ds")))
+    salvaged = [(line, f"file:{damage.path}", number, dt.date.fromisoformat(day.ds))
+                for day in days for damage in day.damaged for number, line in enumerate(damage.lines, start=1)]
     if salvaged:
-        frames.append(spark.createDataFrame(salvaged, "value binary, source_file string, line_number long")
-                      .select(F.col("value").cast("string").alias("value"), "source_file", "line_number"))
+        frames.append(spark.createDataFrame(salvaged, "value binary, source_file string, line_number long, ds date")
+                      .select(F.col("value").cast("string").alias("value"), "source_file", "line_number", "ds"))
     if not frames:
         return spark.createDataFrame([], schema)
     return reduce(DataFrame.unionByName, frames)

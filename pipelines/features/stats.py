@@ -1,13 +1,16 @@
-"""Feature tables: daily snapshots of pin and user statistics over a trailing window.
+"""Feature tables: daily snapshots of pin and user statistics over a trailing window, and of the
+taste graph around each pin.
 
 Each snapshot row carries `event_timestamp` = the last instant of `ds` (UTC): the moment the
-day's statistics became known, which is what Feast uses for point-in-time joins.
+day's statistics became known, which is what Feast uses for point-in-time joins. A run writes
+the snapshots of one day, or of every day of a range in one job (a history backfill): the
+transforms group by `ds`, so one day is the range of one day, not a second code path.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipelines.core import catalog, contract, io
@@ -22,10 +25,25 @@ def snapshot_time(ds: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(ds), dt.time(23, 59, 59))
 
 
-def window_filter(ds: str, days: int) -> Column:
-    end = dt.date.fromisoformat(ds)
-    start = end - dt.timedelta(days=days - 1)
+def _snapshot_timestamp() -> Column:
+    """The last second of each row's `ds`."""
+    return F.to_timestamp(F.concat(F.col("ds").cast("string"), F.lit(" 23:59:59"))).alias("event_timestamp")
+
+
+def window_filter(ds: str, days: int, through: str | None = None) -> Column:
+    """Events inside the window of at least one snapshot day from ds to through."""
+    end = dt.date.fromisoformat(through or ds)
+    start = dt.date.fromisoformat(ds) - dt.timedelta(days=days - 1)
     return F.col("event_date").between(F.lit(start), F.lit(end))
+
+
+def in_windows(events: DataFrame, ds: str, through: str | None = None) -> DataFrame:
+    """Each event once for every snapshot day from ds to through whose trailing window holds
+    it, that day as `ds` (silver's own ds, the ingest date, is dropped)."""
+    first, last = F.lit(dt.date.fromisoformat(ds)), F.lit(dt.date.fromisoformat(through or ds))
+    days = F.sequence(F.greatest("event_date", first), F.least(F.date_add("event_date", WINDOW_DAYS - 1), last))
+    return (events.where(window_filter(ds, WINDOW_DAYS, through)).drop("ds")
+            .withColumn("ds", F.explode(days)))
 
 
 def _count(event_type: str) -> Column:
@@ -36,11 +54,11 @@ def _ctr(clicks: str, impressions: str) -> Column:
     return F.when(F.col(impressions) > 0, F.col(clicks) / F.col(impressions)).otherwise(F.lit(0.0))
 
 
-def pin_stats(events: DataFrame, ds: str) -> DataFrame:
-    """Per pin: impressions, closeups, clicks, saves and CTR over the given events."""
+def pin_stats(events: DataFrame, ds: str, through: str | None = None) -> DataFrame:
+    """Per pin and snapshot day: impressions, closeups, clicks, saves and CTR over its window."""
     return (
-        events.where(F.col("pin_id").isNotNull())
-        .groupBy("pin_id")
+        in_windows(events, ds, through).where(F.col("pin_id").isNotNull())
+        .groupBy("ds", "pin_id")
         .agg(
             _count(contract.IMPRESSION).alias("impressions_7d"),
             _count(contract.CLOSEUP).alias("closeups_7d"),
@@ -49,8 +67,8 @@ def pin_stats(events: DataFrame, ds: str) -> DataFrame:
         )
         .select(
             "pin_id",
-            F.lit(dt.date.fromisoformat(ds)).alias("ds"),
-            F.lit(snapshot_time(ds)).alias("event_timestamp"),
+            "ds",
+            _snapshot_timestamp(),
             "impressions_7d",
             "closeups_7d",
             "clicks_7d",
@@ -60,10 +78,10 @@ def pin_stats(events: DataFrame, ds: str) -> DataFrame:
     )
 
 
-def user_stats(events: DataFrame, ds: str) -> DataFrame:
-    """Per user: impressions, clicks, saves, distinct pins engaged and CTR over the given events."""
+def user_stats(events: DataFrame, ds: str, through: str | None = None) -> DataFrame:
+    """Per user and snapshot day: impressions, clicks, saves, distinct pins engaged and CTR over its window."""
     return (
-        events.groupBy("user_id")
+        in_windows(events, ds, through).groupBy("ds", "user_id")
         .agg(
             _count(contract.IMPRESSION).alias("impressions_7d"),
             _count(contract.CLICK).alias("clicks_7d"),
@@ -72,8 +90,8 @@ def user_stats(events: DataFrame, ds: str) -> DataFrame:
         )
         .select(
             "user_id",
-            F.lit(dt.date.fromisoformat(ds)).alias("ds"),
-            F.lit(snapshot_time(ds)).alias("event_timestamp"),
+            "ds",
+            _snapshot_timestamp(),
             "impressions_7d",
             "clicks_7d",
             "saves_7d",
@@ -83,12 +101,62 @@ def user_stats(events: DataFrame, ds: str) -> DataFrame:
     )
 
 
+# The user->pin edge types that count as engaging with a pin beyond a look; a hide is its own count.
+ENGAGED_TYPES = tuple(t for t in contract.SEEN_EDGE_TYPES if t != contract.HIDE)
+_PIN_EDGE_TYPES = (*contract.ENGAGEMENT_EDGE_TYPES, contract.SAVED_TO, contract.CO_ENGAGED)
+_GRAPH_COUNTS = {"viewers": (contract.IMPRESSION,), "savers": (contract.SAVE,), "hiders": (contract.HIDE,),
+                 "boards": (contract.SAVED_TO,), "co_engaged_pins": (contract.CO_ENGAGED,)}
+
+
+def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None) -> DataFrame:
+    """Per pin and snapshot day, the taste graph around the pin at the end of that day:
+    distinct users who saw it, engaged with it, saved it and hid it; the boards it was saved
+    to; the pins co-engaged with it.
+
+    Only edges first seen by the end of the day count. The graph's edge state already holds
+    any later day a backfill folded, and an edge's first_seen is its first event's time, so a
+    day's snapshot is what the graph held then: point-in-time correct, whatever was folded
+    since. Each edge (and each engaged user) adds one from the day it was first seen, and a
+    running sum per pin gives every day of the range. Decayed weights are left out on purpose:
+    the state holds them only as of its latest fold, which a later day has already moved.
+    """
+    first = F.lit(dt.date.fromisoformat(ds))
+    last = dt.date.fromisoformat(through or ds)
+    known = edges.where(F.col("edge_type").isin(*_PIN_EDGE_TYPES)
+                        & (F.col("first_seen") < F.lit(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))))
+    ends = (known.where(F.col("dst_type") == "pin").select(F.col("dst_id").alias("pin_id"), "edge_type",
+                                                           F.col("src_id").alias("other"), "first_seen")
+            .unionByName(known.where(F.col("src_type") == "pin").select(
+                F.col("src_id").alias("pin_id"), "edge_type", F.col("dst_id").alias("other"), "first_seen")))
+    since = F.greatest(F.to_date("first_seen"), first).alias("ds")  # known before the range: from its first day
+    per_edge = ends.select("pin_id", since, *[F.col("edge_type").isin(*types).cast("long").alias(name)
+                                              for name, types in _GRAPH_COUNTS.items()],
+                           F.lit(0).cast("long").alias("engaged_users"))
+    per_user = (ends.where(F.col("edge_type").isin(*ENGAGED_TYPES)).groupBy("pin_id", "other")
+                .agg(F.min("first_seen").alias("first_seen"))
+                .select("pin_id", since, *[F.lit(0).cast("long").alias(name) for name in _GRAPH_COUNTS],
+                        F.lit(1).cast("long").alias("engaged_users")))
+    counts = [*_GRAPH_COUNTS, "engaged_users"]
+    added = per_edge.unionByName(per_user).groupBy("pin_id", "ds").agg(*[F.sum(c).alias(c) for c in counts])
+    days = (added.groupBy("pin_id").agg(F.min("ds").alias("_from"))
+            .select("pin_id", F.explode(F.sequence("_from", F.lit(last))).alias("ds")))
+    to_date = Window.partitionBy("pin_id").orderBy("ds").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    running = days.join(added, on=["pin_id", "ds"], how="left").select(
+        "pin_id", "ds", *[F.sum(F.coalesce(F.col(c), F.lit(0))).over(to_date).alias(c) for c in counts])
+    return running.select("pin_id", "ds", _snapshot_timestamp(), "viewers", "engaged_users", "savers", "hiders",
+                          "boards", "co_engaged_pins")
+
+
 def run(ctx: StageContext) -> StageOutput:
-    """The day's pin and user snapshots over the trailing window (partition overwrite of ds)."""
-    events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, WINDOW_DAYS)).persist()
-    day = f"ds = '{ctx.ds}'"
-    written = (io.overwrite_where(pin_stats(events, ctx.ds), catalog.PIN_STATS, ctx.settings, day)
-               + io.overwrite_where(user_stats(events, ctx.ds), catalog.USER_STATS, ctx.settings, day))
+    """The snapshots of ds (through `through` on a range run): pin and user statistics over
+    their trailing windows and the graph around each pin (partition overwrite of those days)."""
+    last = ctx.through or ctx.ds
+    events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, WINDOW_DAYS, last)).persist()
+    days = io.days_predicate(sorted({ctx.ds, last}))
+    graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last)
+    written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days)
+               + io.overwrite_where(user_stats(events, ctx.ds, last), catalog.USER_STATS, ctx.settings, days)
+               + io.overwrite_where(graph, catalog.PIN_GRAPH_STATS, ctx.settings, days))
     rows_in = events.count()
     events.unpersist()
     return StageOutput(rows_in=rows_in, rows_out=written)

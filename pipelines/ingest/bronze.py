@@ -54,31 +54,40 @@ def quarantine_rows(parsed: DataFrame, stream: str) -> DataFrame:
     )
 
 
-def damaged_file_rows(spark: SparkSession, day: raw_files.RawDay, ingested_at: dt.datetime) -> DataFrame:
+def damaged_file_rows(spark: SparkSession, days: list[raw_files.RawDay], ingested_at: dt.datetime) -> DataFrame:
     """One quarantine row per damaged file: the line that was cut, and where."""
     rows = [(day.stream, dt.date.fromisoformat(day.ds), f"file:{d.path}", d.cut_line, d.reason, d.detail, None,
-             d.fragment.decode("utf-8", "replace")[:RAW_LINE_MAX_CHARS], ingested_at) for d in day.damaged]
+             d.fragment.decode("utf-8", "replace")[:RAW_LINE_MAX_CHARS], ingested_at)
+            for day in days for d in day.damaged]
     return spark.createDataFrame(rows, catalog.QUARANTINE.schema)
 
 
 @dataclass
 class StreamBatch:
-    """One stream of one day after bronze and quarantine are written: its counts, and its
-    accepted lines, cached, for the silver step (so bronze is not read back)."""
+    """One stream of one day (or of each day of a range) after bronze and quarantine are
+    written: its counts per day, and its accepted lines, cached, for the silver step (so
+    bronze is not read back)."""
 
-    counts: StreamCounts
+    by_day: dict[str, StreamCounts]
     parsed: DataFrame
+
+    @property
+    def counts(self) -> StreamCounts:
+        """The counts of all its days together."""
+        total = StreamCounts()
+        for counts in self.by_day.values():
+            total.skipped_files += counts.skipped_files
+            for reason, n in counts.by_reason.items():
+                total.by_reason[reason] = total.by_reason.get(reason, 0) + n
+        return total
 
     @property
     def accepted(self) -> DataFrame:
         return bronze_rows(self.parsed)
 
 
-def ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str,
-                   ingested_at: dt.datetime, laps: Laps) -> StreamBatch:
-    """Raw -> bronze + quarantine for one stream and day; the parsed lines stay cached."""
+def _listed(settings: Settings, stream: str, ds: str) -> raw_files.RawDay:
     day = raw_files.list_day(settings.raw_dir, stream, ds)
-    counts = StreamCounts(skipped_files=list(day.skipped))
     if stream == "events" and day.input_files == 0:
         where = "its folder does not exist" if not day.exists else "it holds no *.jsonl.gz files"
         raise io.MissingInputError(
@@ -88,22 +97,34 @@ def ingest_stream(spark: SparkSession, settings: Settings, stream: str, ds: str,
         log.warning("ingest %s %s: skipped %s (only *%s files are input)", ds, stream, name, contract.FILE_SUFFIX)
     for damage in day.damaged:
         log.warning("ingest %s %s: %s is damaged (%s): %s", ds, stream, damage.path, damage.reason, damage.detail)
+    return day
+
+
+def ingest_stream(spark: SparkSession, settings: Settings, stream: str, days: list[str],
+                  ingested_at: dt.datetime, laps: Laps) -> StreamBatch:
+    """Raw -> bronze + quarantine for one stream over a contiguous run of days (one day, or a
+    history backfill's range, in one scan); the parsed lines stay cached."""
+    listed = [_listed(settings, stream, ds) for ds in days]
     laps(f"{stream}_files")
-    parsed = parsed_lines(io.read_raw_lines(spark, day), stream, ds, ingested_at,
+    parsed = parsed_lines(io.read_raw_lines(spark, listed), stream, ingested_at,
                           settings.earliest_event_date).persist()
     # The bronze write parses every line once and fills the cache; the rest reads the cache.
-    io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, f"ds = '{ds}'")
+    io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, io.days_predicate(days))
     laps(f"{stream}_parse_bronze")
     quarantined = quarantine_rows(parsed, stream)
-    if day.damaged:
-        quarantined = quarantined.unionByName(damaged_file_rows(spark, day, ingested_at))
-    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, f"stream = '{stream}' AND ds = '{ds}'")
-    counts.by_reason = {row["reason"] or "accepted": row["n"]
-                        for row in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()}
-    for damage in day.damaged:
-        counts.by_reason[damage.reason] = counts.by_reason.get(damage.reason, 0) + 1
+    if any(day.damaged for day in listed):
+        quarantined = quarantined.unionByName(damaged_file_rows(spark, listed, ingested_at))
+    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, f"stream = '{stream}' AND {io.days_predicate(days)}")
+    by_day = {day.ds: StreamCounts(skipped_files=[name if len(days) == 1 else f"dt={day.ds}/{name}"
+                                                  for name in day.skipped]) for day in listed}
+    for row in parsed.groupBy("ds", "reason").agg(F.count("*").alias("n")).collect():
+        by_day[row["ds"].isoformat()].by_reason[row["reason"] or "accepted"] = row["n"]
+    for day in listed:
+        for damage in day.damaged:
+            counts = by_day[day.ds].by_reason
+            counts[damage.reason] = counts.get(damage.reason, 0) + 1
     laps(f"{stream}_quarantine")
-    return StreamBatch(counts, parsed)
+    return StreamBatch(by_day, parsed)
 
 
 def check_quarantine_share(counts: dict[str, StreamCounts], max_share: float, ds: str) -> None:

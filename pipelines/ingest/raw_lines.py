@@ -365,13 +365,14 @@ def _bronze_fields(stream: str) -> list[T.StructField]:
 
 def checked_schema(stream: str) -> T.StructType:
     """What the batch function returns: the bronze columns, extra fields, reason, detail,
-    record_key, value (the raw bytes of quarantined lines), and the line's place."""
+    record_key, value (the raw bytes of quarantined lines), and the line's place (file, line
+    number, and the date of its folder)."""
     return T.StructType(
         [T.StructField(f.name, f.dataType) for f in _bronze_fields(stream)]
         + [T.StructField("extra_fields", catalog.EXTRA_FIELDS), T.StructField("reason", T.StringType()),
            T.StructField("detail", T.StringType()), T.StructField("record_key", T.StringType()),
            T.StructField("value", T.BinaryType()), T.StructField("source_file", T.StringType()),
-           T.StructField("line_number", T.LongType())])
+           T.StructField("line_number", T.LongType()), T.StructField("ds", T.DateType())])
 
 
 def checked_row(checker: LineChecker, raw: bytes, line_number: int) -> tuple:
@@ -392,42 +393,49 @@ def checked_row(checker: LineChecker, raw: bytes, line_number: int) -> tuple:
     return (*row, checker.extra(values), None, None, None, None)
 
 
-def batch_checker(stream: str, ds: dt.date, earliest: dt.date) -> Callable[[Iterator], Iterator]:
-    """A mapInArrow function: Arrow batches of (value bytes, source_file, line_number) ->
-    batches of `checked_schema(stream)`. Rows are built as tuples and turned into columns
-    with one zip, the cheapest way from Python values to Arrow arrays."""
+def batch_checker(stream: str, earliest: dt.date) -> Callable[[Iterator], Iterator]:
+    """A mapInArrow function: Arrow batches of (value bytes, source_file, line_number, ds) ->
+    batches of `checked_schema(stream)`, each line checked against its own file date (one
+    checker per date: a history backfill reads many). Rows are built as tuples and turned
+    into columns with one zip, the cheapest way from Python values to Arrow arrays."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = to_arrow_schema(checked_schema(stream), timezone="UTC")
-    computed = schema.names[:-2]  # all but source_file and line_number, which pass through
-    checker_args = (stream, ds, earliest)
+    computed = schema.names[:-3]  # all but source_file, line_number and ds, which pass through
 
     def run(batches: Iterator) -> Iterator:
-        checker = LineChecker(*checker_args)
+        checkers: dict[dt.date, LineChecker] = {}
+
+        def checker(day: dt.date) -> LineChecker:
+            if day not in checkers:
+                checkers[day] = LineChecker(stream, day, earliest)
+            return checkers[day]
+
         for batch in batches:
-            rows = [checked_row(checker, raw, number)
-                    for raw, number in zip(batch.column(0).to_pylist(), batch.column(2).to_pylist())]
+            rows = [checked_row(checker(day), raw, number) for raw, number, day in
+                    zip(batch.column(0).to_pylist(), batch.column(2).to_pylist(), batch.column(3).to_pylist())]
             columns = list(zip(*rows)) if rows else [()] * len(computed)
             arrays = [pa.array(values, type=schema.field(name).type) for name, values in zip(computed, columns)]
-            yield pa.RecordBatch.from_arrays([*arrays, batch.column(1), batch.column(2)], schema=schema)
+            yield pa.RecordBatch.from_arrays([*arrays, batch.column(1), batch.column(2), batch.column(3)],
+                                             schema=schema)
 
     return run
 
 
-def parsed_lines(lines: DataFrame, stream: str, ds: str, ingested_at: dt.datetime, earliest: dt.date) -> DataFrame:
-    """Parse raw lines (value, source_file, line_number) into the bronze columns of `stream`,
-    plus `reason` and `detail` (null when the line is accepted), `record_key` (the line's key
-    when it is a string, for quarantined lines) and `value` (kept for quarantined lines only)."""
-    day = dt.date.fromisoformat(ds)
+def parsed_lines(lines: DataFrame, stream: str, ingested_at: dt.datetime, earliest: dt.date) -> DataFrame:
+    """Parse raw lines (value, source_file, line_number, ds: the date of the line's folder) into
+    the bronze columns of `stream`, plus `reason` and `detail` (null when the line is
+    accepted), `record_key` (the line's key when it is a string, for quarantined lines) and
+    `value` (kept for quarantined lines only)."""
     if lines.isLocal() and lines.isEmpty():  # no input line (e.g. no pin changed): no Python worker
         checked = lines.sparkSession.createDataFrame([], checked_schema(stream))
     else:
-        checked = lines.select(F.col("value").cast("binary").alias("value"), "source_file",
-                               "line_number").mapInArrow(batch_checker(stream, day, earliest), checked_schema(stream))
+        checked = lines.select(F.col("value").cast("binary").alias("value"), "source_file", "line_number",
+                               "ds").mapInArrow(batch_checker(stream, earliest), checked_schema(stream))
     return checked.select(
         *[f.name for f in _bronze_fields(stream)], "extra_fields",
-        F.lit(day).alias("ds"), "source_file", "line_number",
+        "ds", "source_file", "line_number",
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
         "reason", "detail", "record_key", F.col("value").cast("string").alias("value"),
     )

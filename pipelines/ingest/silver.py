@@ -64,12 +64,14 @@ def silver_events(bronze: DataFrame, withheld_board_ids: DataFrame) -> DataFrame
 
 
 def _latest_version(bronze: DataFrame, key: str) -> DataFrame:
-    """The newest version of each key in a batch, with the batch's first/last seen times."""
+    """The newest version of each key in a batch, with the batch's first/last seen times. On a
+    tie of updated_at the earliest day wins (a later day with the same time is not newer: what
+    the daily upsert keeps), then the last line."""
     seen = Window.partitionBy(key)
     return first_per_key(
         bronze.withColumn("first_seen", F.min("updated_at").over(seen)).withColumn("last_seen", F.max("updated_at").over(seen)),
         key,
-        [F.col("updated_at").desc(), F.col("line_number").desc()],
+        [F.col("updated_at").desc(), F.col("ds").asc(), F.col("line_number").desc()],
     )
 
 
@@ -117,31 +119,29 @@ def withheld_board_ids(bronze_boards: DataFrame, quarantined_boards: DataFrame) 
     ).select("board_id")
 
 
-def touched_dates(events: DataFrame, ds: str) -> DataFrame:
-    """The event dates a day's silver events landed in, with counts."""
-    return events.groupBy("event_date").agg(F.count("*").alias("events")).select(
-        F.lit(dt.date.fromisoformat(ds)).alias("ds"), "event_date", "events"
-    )
+def touched_dates(events: DataFrame) -> DataFrame:
+    """The event dates each day's silver events landed in, with counts."""
+    return events.groupBy("ds", "event_date").agg(F.count("*").alias("events")).select("ds", "event_date", "events")
 
 
-def _sync_silver_boards(spark: SparkSession, settings: Settings, ds: str, boards: StreamBatch) -> DataFrame:
-    """Upsert the day's boards; boards that became withheld on this day take their history
+def _sync_silver_boards(spark: SparkSession, settings: Settings, days: list[str], boards: StreamBatch) -> DataFrame:
+    """Upsert the days' boards; boards that became withheld on these days take their history
     out of silver. Returns the boards withheld by everything ingested so far, which is what
     keeps them out of silver even when an older day is re-run."""
     bronze = io.read_or_empty(spark, catalog.BRONZE_BOARDS, settings)
     quarantined = io.read_or_empty(spark, catalog.QUARANTINE, settings).where(
         (F.col("stream") == "boards") & F.col("record_key").isNotNull())
     withheld = withheld_board_ids(bronze, quarantined).persist()
-    # A board can become withheld on this day only if it is withheld now and has a line on
-    # this day; for those few, compare with what the days before said.
-    day = F.col("ds") == F.lit(ds).cast("date")
+    # A board can become withheld on these days only if it is withheld now and has a line on
+    # one of them; for those few, compare with what the days before said.
+    day = F.col("ds").between(F.lit(days[0]).cast("date"), F.lit(days[-1]).cast("date"))
     touched = bronze.where(day).select("board_id").unionByName(
         quarantined.where(day).select(F.col("record_key").alias("board_id")))
     candidates = withheld.join(touched, on="board_id", how="left_semi").distinct()
     mine_b = bronze.join(candidates, on="board_id", how="left_semi")
     mine_q = quarantined.join(candidates.withColumnRenamed("board_id", "record_key"), on="record_key",
                               how="left_semi")
-    before = F.col("ds") < F.lit(ds).cast("date")
+    before = F.col("ds") < F.lit(days[0]).cast("date")
     newly = candidates.join(withheld_board_ids(mine_b.where(before), mine_q.where(before)), on="board_id",
                             how="left_anti").persist()
     if boards.counts.accepted:
@@ -171,10 +171,10 @@ def _insert_silver_events(spark: SparkSession, settings: Settings, events: DataF
                         f"AND abs(datediff(t.event_date, s.event_date)) <= {window}")
 
 
-def write_silver(spark: SparkSession, settings: Settings, ds: str, batches: dict[str, StreamBatch],
-                  laps: Laps) -> list[str]:
-    """The day's accepted lines -> silver boards, pins and events; returns the event dates touched."""
-    withheld = _sync_silver_boards(spark, settings, ds, batches["boards"])
+def write_silver(spark: SparkSession, settings: Settings, days: list[str], batches: dict[str, StreamBatch],
+                 laps: Laps) -> list[str]:
+    """The days' accepted lines -> silver boards, pins and events; returns the event dates touched."""
+    withheld = _sync_silver_boards(spark, settings, days, batches["boards"])
     laps("silver_boards")
     if batches["pins"].counts.accepted:
         io.upsert(silver_pins(batches["pins"].accepted), catalog.SILVER_PINS, settings,
@@ -183,13 +183,13 @@ def write_silver(spark: SparkSession, settings: Settings, ds: str, batches: dict
         io.ensure_table(spark, catalog.SILVER_PINS, settings)
     laps("silver_pins")
     events = silver_events(batches["events"].accepted, withheld).persist()
-    touched = touched_dates(events, ds).persist()
+    touched = touched_dates(events).persist()
     dates = sorted(r["event_date"].isoformat() for r in touched.collect())
     if dates:
         _insert_silver_events(spark, settings, events, dates)
     else:
         io.ensure_table(spark, catalog.SILVER_EVENTS, settings)
-    io.overwrite_where(touched, catalog.TOUCHED_DATES, settings, f"ds = '{ds}'")
+    io.overwrite_where(touched, catalog.TOUCHED_DATES, settings, io.days_predicate(days))
     for frame in (events, touched, withheld):
         frame.unpersist()
     laps("silver_events")

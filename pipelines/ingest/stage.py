@@ -1,5 +1,6 @@
-"""The ingest stage: one day of raw logs -> bronze + quarantine -> silver (see bronze.py and
-silver.py). Boards go first, so that withheld boards are known when events reach silver."""
+"""The ingest stage: one day of raw logs, or every day of a range in one batch (a history
+backfill) -> bronze + quarantine -> silver (see bronze.py and silver.py). Boards go first, so
+that withheld boards are known when events reach silver."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,18 +13,28 @@ from pipelines.ingest.silver import write_silver
 log = logging.getLogger(__name__)
 
 
+def days_of(ctx: StageContext) -> list[str]:
+    """ds, or every day from ds to through."""
+    first, last = dt.date.fromisoformat(ctx.ds), dt.date.fromisoformat(ctx.through or ctx.ds)
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
 def run(ctx: StageContext) -> StageOutput:
-    """Ingest one day of all streams."""
+    """Ingest one day (or each day of a range) of all streams. Every day's quarantined share is
+    checked before anything reaches silver."""
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    days = days_of(ctx)
     batches: dict[str, StreamBatch] = {}
     for stream in ("boards", "pins", "events"):
-        batches[stream] = ingest_stream(ctx.spark, ctx.settings, stream, ctx.ds, ingested_at, ctx.laps)
+        batches[stream] = ingest_stream(ctx.spark, ctx.settings, stream, days, ingested_at, ctx.laps)
         log.info("ingest %s %s: %s", ctx.ds, stream, batches[stream].counts.by_reason)
     counts = {stream: batch.counts for stream, batch in batches.items()}
     log.info("ingest %s: %s", ctx.ds, summary(counts))
     try:
-        check_quarantine_share(counts, ctx.settings.quarantine_max_share, ctx.ds)
-        dates = write_silver(ctx.spark, ctx.settings, ctx.ds, batches, ctx.laps)
+        for day in days:
+            check_quarantine_share({stream: batch.by_day[day] for stream, batch in batches.items()},
+                                   ctx.settings.quarantine_max_share, day)
+        dates = write_silver(ctx.spark, ctx.settings, days, batches, ctx.laps)
     finally:
         for batch in batches.values():
             batch.parsed.unpersist()
