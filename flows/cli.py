@@ -219,7 +219,8 @@ def cmd_lookup(args) -> int:
     return 0 if found.user is not None or any(v is not None for v in found.pins.values()) else 1
 
 
-def submit_command(stage: str, ds: str, settings, config: str | None = None) -> tuple[list[str], dict[str, str]]:
+def submit_command(stage: str, ds: str, settings, config: str | None = None,
+                   through: str | None = None) -> tuple[list[str], dict[str, str]]:
     """The spark-submit command line (and environment) that runs one stage as the flow does."""
     from pipelines import jobs
     from pipelines.core.spark import delta_jars, submit_conf
@@ -233,7 +234,7 @@ def submit_command(stage: str, ds: str, settings, config: str | None = None) -> 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     for key, value in submit_conf(settings, log_file.resolve()).items():
         command += ["--conf", f"{key}={value}"]
-    command += [jobs.__file__, stage, "--ds", ds]
+    command += [jobs.__file__, stage, "--ds", ds, *(["--through", through] if through else [])]
     if config:
         command += ["--config", str(Path(config).resolve())]
     return command, env
@@ -244,8 +245,14 @@ def cmd_submit(args) -> int:
 
     if args.stage not in BY_NAME:
         raise UsageError(f"unknown stage {args.stage!r}; stages: {', '.join(BY_NAME)}")
+    if args.through and not BY_NAME[args.stage].takes_range:
+        ranged = ", ".join(name for name, stage in BY_NAME.items() if stage.takes_range)
+        raise UsageError(f"stage {args.stage} runs one day; --through is for the stages that take a range: {ranged}")
+    if args.through and args.through < args.ds:
+        raise UsageError(f"--through {args.through} is before --ds {args.ds}")
     settings = _settings(args)
-    command, env = submit_command(args.stage, args.ds.isoformat(), settings, args.config)
+    command, env = submit_command(args.stage, args.ds.isoformat(), settings, args.config,
+                                  args.through.isoformat() if args.through else None)
     print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), " ".join(shlex.quote(c) for c in command),
           flush=True)
     return subprocess.call(command, env={**os.environ, **env})
@@ -398,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sb)
     sb.add_argument("stage")
     sb.add_argument("--ds", type=_date, required=True)
+    sb.add_argument("--through", type=_date, help="last day of a range, for the stages that take one")
     sb.set_defaults(func=cmd_submit)
 
     ts = sub.add_parser("training-set", help="build a training set through Feast, or rebuild a recorded one")

@@ -51,6 +51,9 @@ def test_usage_errors_come_before_the_slow_imports():
     (["lookup", "--user", "u1", "--pins", "p1, p2"], ["comma-separated pin ids"]),
     (["lookup", "--user", "u1", "--pins", "p1;p2"], ["comma-separated pin ids"]),
     (["submit", "no_such_stage", "--ds", "2026-01-01"], ["no_such_stage", "ingest"]),
+    (["submit", "pin_pin", "--ds", "2026-01-01", "--through", "2026-01-03"],
+     ["stage pin_pin runs one day", "ingest, graph, feature_tables, training_examples"]),
+    (["submit", "graph", "--ds", "2026-01-03", "--through", "2026-01-01"], ["--through 2026-01-01 is before --ds"]),
 ])
 def test_bad_arguments_are_one_line(tmp_path, args, words):
     (tmp_path / "lake").mkdir()

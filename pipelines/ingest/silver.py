@@ -184,7 +184,7 @@ def write_silver(spark: SparkSession, settings: Settings, days: list[str], batch
     laps("silver_pins")
     events = silver_events(batches["events"].accepted, withheld).persist()
     touched = touched_dates(events).persist()
-    dates = sorted(r["event_date"].isoformat() for r in touched.collect())
+    dates = sorted({r["event_date"].isoformat() for r in touched.collect()})
     if dates:
         _insert_silver_events(spark, settings, events, dates)
     else:
