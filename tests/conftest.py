@@ -55,6 +55,21 @@ def write_raw(settings, stream: str, ds: str, lines: list, name: str = "part-000
     return path
 
 
+def comparable(frame) -> list[str]:
+    """A table's rows for an exact comparison across two lakes: without the ingest clock,
+    raw file paths relative to their lake's raw folder, doubles to 9 decimals (a decay applied
+    in one step or in two differs in the last bits); sorted."""
+    from pyspark.sql import functions as F
+
+    frame = frame.drop("ingested_at")
+    if "source_file" in frame.columns:
+        frame = frame.withColumn("source_file", F.regexp_extract("source_file", r"[a-z]+/dt=[^/]+/[^/]+$", 0))
+    for field in frame.schema.fields:
+        if field.dataType.typeName() == "double":
+            frame = frame.withColumn(field.name, F.round(field.name, 9))
+    return sorted(map(repr, rows(frame)))
+
+
 def rows(df, *order: str) -> list[dict]:
     """A DataFrame as a sorted list of plain dicts, for exact comparisons."""
     data = [r.asDict(recursive=True) for r in df.collect()]

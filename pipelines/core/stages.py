@@ -59,6 +59,11 @@ class StageContext:
     def version(self, table: catalog.Table) -> int | None:
         return io.table_version(self.spark, table, self.settings)
 
+    def days(self) -> list[str]:
+        """ds, or every day from ds to through."""
+        first, last = dt.date.fromisoformat(self.ds), dt.date.fromisoformat(self.through or self.ds)
+        return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
     def touched_dates(self) -> list[str]:
         """The event dates the ingest of ds (or of ds..through) touched (late events touch
         earlier dates); ds itself when unknown. Stages that keep per-event-date rows rewrite these."""

@@ -13,17 +13,11 @@ from pipelines.ingest.silver import write_silver
 log = logging.getLogger(__name__)
 
 
-def days_of(ctx: StageContext) -> list[str]:
-    """ds, or every day from ds to through."""
-    first, last = dt.date.fromisoformat(ctx.ds), dt.date.fromisoformat(ctx.through or ctx.ds)
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 def run(ctx: StageContext) -> StageOutput:
     """Ingest one day (or each day of a range) of all streams. Every day's quarantined share is
     checked before anything reaches silver."""
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    days = days_of(ctx)
+    days = ctx.days()
     batches: dict[str, StreamBatch] = {}
     for stream in ("boards", "pins", "events"):
         batches[stream] = ingest_stream(ctx.spark, ctx.settings, stream, days, ingested_at, ctx.laps)
