@@ -19,8 +19,10 @@ the same models (interleaved, `--repeat`), and records the quality figures.
 training feature service, by Feast's point-in-time join and by the project's own as-of join,
 each as its own process (seconds, peak memory), and checks both give the same rows.
 `movielens` imports a MovieLens release (default: ../shared/datasets/movielens-100k) and runs
-its whole history with `tastegraph run --one-batch`, each as its own process (seconds, peak
-memory), and reads the seconds of every stage and gate from ops.pipeline_runs.
+its whole history with `tastegraph run --one-batch`, then `tastegraph evaluate`, each as its own
+process (seconds, peak memory), with the settings of benchmarks/movielens.toml; it reads the
+seconds of every stage and gate from ops.pipeline_runs and the headline figures from
+eval_results_v1.
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -42,6 +44,8 @@ from pipelines.core.settings import disable_telemetry, load_settings
 from pipelines.synthetic.generate import GenerateConfig, dates, generate, parse_noise
 
 OUT = Path("bench-out")
+# MovieLens settings chosen from what the data is, before any evaluation (see the file).
+MOVIELENS_CONFIG = Path(__file__).resolve().parent / "movielens.toml"
 
 
 def _raw(args) -> tuple[Path, GenerateConfig, dict]:
@@ -428,8 +432,9 @@ def bench_movielens(args) -> dict:
     lake.mkdir(parents=True)
     env = {**os.environ, "TASTEGRAPH_RAW_ROOT": str(raw.resolve())}
     env.pop("TASTEGRAPH_LAKE_ROOT", None)
-    batch = run_measured([tastegraph, "run", "--lake", str(lake), "--start", first, "--end", last, "--one-batch"],
-                         env=env)
+    config = ["--config", str(MOVIELENS_CONFIG)]
+    batch = run_measured([tastegraph, "run", "--lake", str(lake), "--start", first, "--end", last, "--one-batch",
+                          *config], env=env)
     if batch.returncode != 0:
         raise SystemExit(f"one-batch run failed:\n{batch.stderr[-3000:]}")
     runs = DeltaTable(str(lake / "ops" / "pipeline_runs")).to_pyarrow_table().to_pylist()
@@ -438,7 +443,22 @@ def bench_movielens(args) -> dict:
     for stage, step in steps.items():
         print(f"  {stage:<34}{step['seconds']:>8.1f}s {step['rows_in'] or 0:>12,} in {step['rows_out'] or 0:>12,} out")
     print(f"one-batch run {batch.seconds:.1f}s {batch.peak_rss_mb:.0f} MB", flush=True)
+    evaluated = run_measured([tastegraph, "evaluate", "--lake", str(lake), *config], env=env)
+    if evaluated.returncode != 0:
+        raise SystemExit(f"evaluate failed:\n{evaluated.stderr[-3000:]}")
+    print(evaluated.stdout[evaluated.stdout.index("method"):], flush=True)
+    print(f"evaluate {evaluated.seconds:.1f}s {evaluated.peak_rss_mb:.0f} MB", flush=True)
+    results = DeltaTable(str(lake / "gold" / "eval_results_v1")).to_pyarrow_table().to_pylist()
+    headline = {f"{r['protocol']} {r['slice']} {r['metric']}@{r['k']} {r['method']}": r["value"] for r in results
+                if r["split"] == "test" and r["k"] in (10, 20) and r["metric"] in ("recall", "ndcg", "hr", "coverage",
+                                                                                   "mean_popularity")}
+    train_seconds = {r["method"]: r["train_seconds"] for r in results if r["split"] == "test"}
+    evaluate_run = [r for r in DeltaTable(str(lake / "ops" / "pipeline_runs")).to_pyarrow_table().to_pylist()
+                    if r["stage"] == "evaluate"][-1]
     return {"range": [first, last],
+            "evaluate": {"seconds": round(evaluated.seconds, 1), "peak_rss_mb": round(evaluated.peak_rss_mb),
+                         "steps": json.loads(evaluate_run["details"] or "{}").get("step_seconds"),
+                         "method_train_seconds": train_seconds, "results": headline},
             "import": {"seconds": round(imported.seconds, 1), "peak_rss_mb": round(imported.peak_rss_mb)},
             "one_batch": {"seconds": round(batch.seconds, 1), "peak_rss_mb": round(batch.peak_rss_mb),
                           "stages": steps}}

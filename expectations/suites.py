@@ -297,6 +297,21 @@ def training_sets(s: Settings) -> Expectations:
     return _labelled(catalog.TRAINING_SETS)
 
 
+def eval_results(s: Settings) -> Expectations:
+    bounded = "metric IN ('recall', 'ndcg', 'hr', 'coverage')"
+    return _keys(catalog.EVAL_RESULTS) + [
+        _in_set("protocol", ("A_sampled_100", "B_full_ranking")), _in_set("split", ("validation", "test")),
+        gxe.ExpectColumnValuesToBeBetween(column="k", min_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="users", min_value=0),
+        _rows(f"{bounded} AND value IS NOT NULL AND (value < 0 OR value > 1)", "rate metrics within [0, 1]"),
+        _rows(f"value IS NOT NULL AND {_not_finite('value')}", "values finite"),
+        _rows("value IS NULL AND users > 0", "a value wherever a slice has users"),
+        _rows("ci_low IS NOT NULL AND (ci_low > value OR ci_high < value)",
+              "the interval holds the value"),
+        _rows("value IS NULL AND note IS NULL", "a missing value says why"),
+    ]
+
+
 _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.BRONZE_EVENTS.name: bronze_events, catalog.BRONZE_PINS.name: bronze_pins,
     catalog.BRONZE_BOARDS.name: bronze_boards, catalog.QUARANTINE.name: quarantine,
@@ -311,6 +326,7 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
     catalog.PIN_CONTENT_EMBEDDINGS.name: pin_content_embeddings, catalog.PIN_EMBEDDINGS.name: pin_embeddings,
     catalog.USER_INTEREST_EMBEDDINGS.name: user_interest_embeddings,
     catalog.TRAINING_EXAMPLES.name: training_examples, catalog.TRAINING_SETS.name: training_sets,
+    catalog.EVAL_RESULTS.name: eval_results,
 }
 
 @dataclass(frozen=True)

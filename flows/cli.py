@@ -193,6 +193,8 @@ def cmd_run(args) -> int:
             found = lookup(settings, user, pins)
         print_lookup(found)
         print(f"\nlookup again with: tastegraph lookup --lake {settings.lake_root} --user {user} --pins {','.join(pins)}")
+        print("\noffline evaluation on held-out behaviour (tastegraph evaluate):")
+        report_page = _evaluate_and_report(settings, args.config, end)
     print(f"\ntables are under {settings.lake_root.resolve()}:")
     written = [t for t in catalog.ALL_TABLES if Path(t.path(settings)).is_dir()]
     width = max([len(t.zone + "." + t.name) for t in written] + [26]) + 2
@@ -201,6 +203,8 @@ def cmd_run(args) -> int:
     print(f"  {'feast online store':<{width}}{(settings.feast_dir / 'online_store.db').resolve()}")
     print(f"  {'data docs':<{width}}{data_docs_index(settings)}")
     print(f"  {'log':<{width}}{log_file.resolve()}")
+    if args.demo:
+        print(f"  {'evaluation report':<{width}}{report_page}")
     return 0
 
 
@@ -317,8 +321,71 @@ def cmd_import_movielens(args) -> int:
     return 0
 
 
+def print_evaluation(rows) -> None:
+    """The test split's headline figures, one line per method."""
+    test = rows[(rows.split == "test") & (rows.slice == "all")]
+    columns = (("B_full_ranking", "recall", 20), ("B_full_ranking", "ndcg", 20), ("A_sampled_100", "hr", 10),
+               ("A_sampled_100", "ndcg", 10))
+    print(f"\n{'method':<14}{'Recall@20':>11}{'NDCG@20':>9}{'HR@10 (A)':>11}{'NDCG@10 (A)':>13}   notes")
+    from pipelines.evaluation.methods import METHODS
+
+    for method in [m for m in METHODS if m in set(test.method)]:
+        mine = test[test.method == method]
+        cells = []
+        for protocol, metric, k in columns:
+            hit = mine[(mine.protocol == protocol) & (mine.metric == metric) & (mine.k == k)]
+            value = hit.value.iloc[0] if not hit.empty else None
+            cells.append("n/a" if value is None or value != value else f"{value:.4f}")
+        notes = "; ".join(sorted(set(mine.note.dropna())))[:60]
+        print(f"{method:<14}{cells[0]:>11}{cells[1]:>9}{cells[2]:>11}{cells[3]:>13}   {notes}")
+
+
+def _evaluate_and_report(settings, config: str | None, ds: str | None) -> Path:
+    from flows import console
+    from flows.evaluation import evaluate, results_frame, write_report
+
+    results = evaluate(ds, lake_root=str(settings.lake_root), config_file=config)
+    print_summary(results)
+    ds = results[0].ds
+    print_evaluation(results_frame(settings, ds)[1])
+    with console.to_log():
+        page = write_report(settings, ds)
+    return page
+
+
+def cmd_evaluate(args) -> int:
+    settings = _settings(args)
+    from flows import console
+
+    log_file = console.setup(settings.lake_root, args.verbose)
+    console.progress().info(f"evaluating (log: {log_file})")
+    from pipelines.core.spark import get_spark
+
+    console.quiet_libraries()
+    get_spark(settings, jvm_log=None if args.verbose else log_file)
+    from flows.evaluation import latest_event_date
+
+    page = _evaluate_and_report(settings, args.config, args.ds.isoformat() if args.ds else latest_event_date(settings))
+    print(f"\nreport: {page}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    settings = _settings(args)
+    from flows import console
+    from flows.evaluation import write_report
+    from pipelines.core.spark import get_spark
+
+    log_file = console.setup(settings.lake_root, verbose=False)
+    get_spark(settings, jvm_log=log_file)  # Spark's start-up lines go to the log, not the console
+
+    page = write_report(settings, args.ds.isoformat() if args.ds else None, Path(args.out) if args.out else None)
+    print(f"report: {page}")
+    return 0
+
+
 def cmd_stages(args) -> int:
-    from pipelines.registry import STAGES
+    from pipelines.registry import ALL_STAGES as STAGES
 
     width = max(len(stage.name) for stage in STAGES) + 2
     for stage in STAGES:
@@ -432,6 +499,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="raw root to write: new, empty, or an earlier import of the same --src (replaced)")
     ml.add_argument("--config", help="TOML settings file (or TASTEGRAPH_CONFIG): its earliest_event_date applies")
     ml.set_defaults(func=cmd_import_movielens)
+
+    ev = sub.add_parser("evaluate", help="evaluate baselines and taste-graph methods on held-out behaviour, "
+                                         "then write the report")
+    common(ev)
+    ev.add_argument("--ds", type=_date, help="evaluate behaviour up to this day (default: the last event date)")
+    ev.add_argument("--verbose", action="store_true", help="show every library's output, not only progress")
+    ev.set_defaults(func=cmd_evaluate)
+
+    rp = sub.add_parser("report", help="write the evaluation report page (HTML, opens offline)")
+    common(rp)
+    rp.add_argument("--ds", type=_date, help="the evaluated day (default: the latest)")
+    rp.add_argument("--out", help="where to write the page (default: <lake>/_reports/evaluation.html)")
+    rp.set_defaults(func=cmd_report)
 
     st = sub.add_parser("stages", help="list the Spark stages")
     st.set_defaults(func=cmd_stages)

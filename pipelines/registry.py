@@ -9,6 +9,7 @@ from __future__ import annotations
 from pipelines.core import catalog as c
 from pipelines.core.stages import Stage
 from pipelines.embeddings import collaborative, content, fused, graph_embeddings, interests
+from pipelines.evaluation import stage as evaluation
 from pipelines.features import stats
 from pipelines.graph import edges, pin_pin, related_pins, user_candidates
 from pipelines.ingest import stage as ingest
@@ -62,7 +63,14 @@ STAGES: tuple[Stage, ...] = (
           description="labelled examples: positives, unengaged impressions, popularity-sampled negatives"),
 )
 
-BY_NAME = {stage.name: stage for stage in STAGES}
+# Stages run on demand (`tastegraph evaluate`, `tastegraph submit`), not by the daily flow.
+ON_DEMAND: tuple[Stage, ...] = (
+    Stage("evaluate", evaluation.run, reads=(c.SILVER_EVENTS, c.SILVER_PINS, c.SILVER_BOARDS),
+          writes=(c.EVAL_RESULTS,), suites=_suites(c.EVAL_RESULTS),
+          description="offline evaluation on held-out behaviour: baselines and taste-graph methods, two protocols"),
+)
+ALL_STAGES = STAGES + ON_DEMAND
+BY_NAME = {stage.name: stage for stage in ALL_STAGES}
 
 
 def stage(name: str) -> Stage:

@@ -320,6 +320,21 @@ GOLD_SET = Table(
     keys=("gold_version", "example_id"),
 )
 
+EVAL_RESULTS = Table(
+    "eval_results_v1", "gold",
+    _schema(("ds", D, False), ("run_id", S, False), ("evaluated_at", TS, False), ("protocol", S, False),
+            ("split", S, False), ("split_id", S, False), ("slice", S, False), ("method", S, False),
+            ("family", S, False), ("metric", S, False), ("k", I, False), ("value", DB), ("ci_low", DB),
+            ("ci_high", DB), ("users", L, False), ("params", S), ("train_seconds", DB), ("note", S),
+            ("lineage", S, False)),
+    "Offline evaluation (tastegraph evaluate): one row per protocol, split, slice, method, metric and cut-off, "
+    "with a bootstrap 95% interval over users; `lineage` (JSON) names the split, the input table versions and "
+    "the model versions the methods were trained to. value is null when a slice has no test interactions.",
+    partition_by=("ds",),
+    keys=("ds", "protocol", "split", "slice", "method", "metric", "k"),
+    written="ds",
+)
+
 # --- ops ----------------------------------------------------------------------------------
 PIPELINE_RUNS = Table(
     "pipeline_runs", "ops",
@@ -373,7 +388,7 @@ ALL_TABLES = (
     SILVER_EVENTS, SILVER_PINS, SILVER_BOARDS,
     GRAPH_EDGE_DAYS, GRAPH_EDGES, GRAPH_NODES, PIN_PIN_EDGES, RELATED_PINS, USER_CANDIDATES, PIN_STATS, USER_STATS,
     PIN_GRAPH_STATS, PIN_GRAPH_EMBEDDINGS, USER_COLLAB_EMBEDDINGS, PIN_COLLAB_EMBEDDINGS, PIN_CONTENT_EMBEDDINGS, PIN_EMBEDDINGS,
-    USER_INTEREST_EMBEDDINGS, TRAINING_EXAMPLES, TRAINING_SETS, GOLD_SET,
+    USER_INTEREST_EMBEDDINGS, TRAINING_EXAMPLES, TRAINING_SETS, GOLD_SET, EVAL_RESULTS,
     PIPELINE_RUNS, VALIDATION_RESULTS, TOUCHED_DATES, EMBEDDING_QUALITY, TRAINING_SET_MANIFESTS,
 )
 BRONZE_BY_STREAM = {"events": BRONZE_EVENTS, "pins": BRONZE_PINS, "boards": BRONZE_BOARDS}

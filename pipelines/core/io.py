@@ -59,6 +59,18 @@ def reads_of(stage: str, inputs: dict[str, int | None], outputs: set[str]):
         _READS.reset(token)
 
 
+@contextmanager
+def runner_scope():
+    """The stage runner's own bookkeeping (pinning, lineage, ops rows) outside any stage's
+    declaration: a stage run from inside another (the evaluation's training lakes) is checked
+    against its own declaration only."""
+    token = _READS.set(None)
+    try:
+        yield
+    finally:
+        _READS.reset(token)
+
+
 def _pinned(table: Table, version: int | None) -> int | None:
     """The version to read `table` at under the running stage's declaration (or `version`)."""
     reads = _READS.get()
@@ -387,6 +399,11 @@ def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: s
         .whenMatchedDelete()
         .execute()
     )
+
+
+def remove_folder(path: Path) -> None:
+    """Delete a scratch folder of a run (a training lake of the evaluation), if it is there."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def append(df: DataFrame, table: Table, settings: Settings) -> int:

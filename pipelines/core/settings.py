@@ -164,6 +164,15 @@ class Settings:
     split_test_start: dt.date | None = setting(None, "first day of a training set's test split (default: its "
                                                      "last day)")
     training_feature_service: str = setting("ranking_v1", "the Feast feature service a training set joins")
+    # Offline evaluation (tastegraph evaluate)
+    eval_seed: int = setting(13, "seed of the evaluation's cold pins, sampled negatives, ties and bootstrap")
+    eval_cold_share: float = setting(0.2, "share of the pins with interactions whose interactions are all held out "
+                                          "(cold items, protocol B)", minimum=0.0, below=1.0)
+    eval_test_share: float = setting(0.2, "latest share of each user's interactions held out (protocol B)",
+                                     above=0.0, below=1.0)
+    eval_negatives: int = setting(99, "sampled negatives ranked with each held-out interaction (protocol A)",
+                                  minimum=1, maximum=10_000)
+    eval_bootstrap: int = setting(500, "bootstrap resamples of users for the 95% intervals", minimum=10)
     task_retries: int = setting(2, "Prefect retries of a task on transient failures", minimum=0)
     task_retry_delay_seconds: float = setting(5.0, "seconds between Prefect retries", minimum=0.0)
 

@@ -47,6 +47,7 @@ class StageContext:
     stage: "Stage"
     input_versions: dict[str, int | None]
     through: str | None = None  # last day of a range run (stages that can take one)
+    run_id: str | None = None
     laps: Laps = field(default_factory=Laps)
 
     def read(self, table: catalog.Table) -> DataFrame:
@@ -100,12 +101,18 @@ def run_stage(stage: Stage, ds: str, settings: Settings, spark: SparkSession, ru
               through: str | None = None) -> StageResult:
     """Run one stage for `ds` (through `through` for stages that take a range) with its inputs
     pinned, and record it in ops.pipeline_runs, failed or not."""
+    with io.runner_scope():
+        return _run_stage(stage, ds, settings, spark, run_id, through)
+
+
+def _run_stage(stage: Stage, ds: str, settings: Settings, spark: SparkSession, run_id: str | None,
+               through: str | None) -> StageResult:
     run_id = run_id or new_run_id()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t0 = time.perf_counter()
     pinned = {t.name: io.table_version(spark, t, settings) for t in stage.reads}
     before = versions(spark, settings, *stage.writes)
-    ctx = StageContext(spark, settings, ds, stage, pinned, through if stage.takes_range else None)
+    ctx = StageContext(spark, settings, ds, stage, pinned, through if stage.takes_range else None, run_id)
     inputs = {name: v for name, v in pinned.items() if v is not None}
     try:
         with io.reads_of(stage.name, pinned, {t.name for t in stage.writes}):

@@ -289,7 +289,8 @@ def run(ctx: StageContext) -> StageOutput:
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
                        f"event_date IN ({in_dates})")
-    log.info("graph %s: recomputed edge contributions of %s", ctx.ds, dates)
+    log.info("graph %s: recomputed edge contributions of %s", ctx.ds,
+             dates if len(dates) <= 5 else f"{len(dates)} event dates, {dates[0]} to {dates[-1]}")
     ctx.laps("edge_days")
     changed = fold(spark, settings, ctx.through or ctx.ds)
     ctx.laps("fold_edges")

@@ -1,0 +1,148 @@
+"""The methods under evaluation, each a scorer of (users x items) built from what the stages
+trained on a split's training lake. Every method scores the same candidates: the whole
+catalogue (full ranking) or the same 100 per user (sampled); an item a method cannot score is
+`metrics.UNSCORED`.
+
+Off the shelf:
+- popularity: training interactions per pin, the same list for everyone;
+- content: the platform's own text encoder (TF-IDF + SVD, run by Beam) without any graph
+  signal; a user is the mean of the unit content vectors of their latest training pins;
+- als: MLlib implicit ALS factors (user . pin).
+
+Taste graph:
+- pixie: the user's Pixie candidates (`user_candidates`), by score;
+- graph: skip-gram pin embeddings of walks on the pruned pin-board graph, user as for content;
+- fused: the fused pin embedding (graph, else graph-aligned content: every cold pin has one);
+- pinnersage: the user's interest clusters (medoid embeddings); a pin scores its best cosine
+  to a cluster, or the importance-weighted mean over clusters.
+
+A method's scoring knob (`GRID`: how many of the user's latest pins make the profile, how
+PinnerSage combines clusters) is chosen on the validation split, never on the test split.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from pipelines.evaluation.metrics import UNSCORED
+
+OFF_THE_SHELF, TASTE_GRAPH = "off-the-shelf", "taste graph"
+FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "pixie": TASTE_GRAPH,
+          "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
+METHODS = tuple(FAMILY)
+PROFILE_GRID = ({"latest_pins": 10}, {"latest_pins": 50}, {"latest_pins": None})
+GRID: dict[str, tuple[dict, ...]] = {
+    "popularity": ({},), "als": ({},), "pixie": ({},),
+    "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
+    "pinnersage": ({"combine": "max"}, {"combine": "weighted"}),
+}
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass
+class Data:
+    """What every method shares: the catalogue, each user's training pins (oldest first) and the
+    training popularity of each pin."""
+
+    items: list[str]
+    users: list[str]
+    train: list[np.ndarray]  # per user: catalogue indices of their training pins, oldest first
+    index: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.index = {p: i for i, p in enumerate(self.items)}
+        counts = np.zeros(len(self.items))
+        for pins in self.train:
+            np.add.at(counts, pins, 1.0)
+        self.popularity = counts
+
+
+Scorer = Callable[[np.ndarray, dict], np.ndarray]  # (user rows, params) -> (users x items) scores
+
+
+def popularity(data: Data) -> Scorer:
+    scores = data.popularity.astype(np.float32)
+    return lambda rows, params: np.broadcast_to(scores, (len(rows), len(scores))).copy()
+
+
+def _matrix(data: Data, vectors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(items x dim unit vectors, has-vector mask) in catalogue order."""
+    dim = len(next(iter(vectors.values()))) if vectors else 1
+    m = np.zeros((len(data.items), dim), dtype=np.float32)
+    has = np.zeros(len(data.items), dtype=bool)
+    for pin, vec in vectors.items():
+        if pin in data.index:
+            m[data.index[pin]], has[data.index[pin]] = vec, True
+    return _unit(m), has
+
+
+def profile(data: Data, vectors: dict[str, np.ndarray]) -> Scorer:
+    """Cosine of each pin to the mean of the user's latest training pins' unit vectors."""
+    unit, has = _matrix(data, vectors)
+
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        latest = params.get("latest_pins")
+        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        for r, u in enumerate(rows):
+            pins = data.train[u]
+            pins = pins[has[pins]]
+            if latest:
+                pins = pins[-latest:]
+            if pins.size:
+                out[r] = np.where(has, unit @ _unit(unit[pins].mean(axis=0)), UNSCORED)
+        return out
+    return score
+
+
+def factors(data: Data, users: dict[str, np.ndarray], pins: dict[str, np.ndarray]) -> Scorer:
+    """Dot product of ALS user and pin factors."""
+    dim = len(next(iter(pins.values()))) if pins else 1
+    m = np.zeros((len(data.items), dim), dtype=np.float32)
+    has = np.zeros(len(data.items), dtype=bool)
+    for pin, vec in pins.items():
+        if pin in data.index:
+            m[data.index[pin]], has[data.index[pin]] = vec, True
+
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        for r, u in enumerate(rows):
+            vec = users.get(data.users[u])
+            if vec is not None:
+                out[r] = np.where(has, m @ vec, UNSCORED)
+        return out
+    return score
+
+
+def candidates(data: Data, lists: dict[str, list[tuple[str, float]]]) -> Scorer:
+    """A user's candidate list (pin, score); other pins unscored."""
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        for r, u in enumerate(rows):
+            for pin, value in lists.get(data.users[u], ()):
+                if pin in data.index:
+                    out[r, data.index[pin]] = value
+        return out
+    return score
+
+
+def interests(data: Data, vectors: dict[str, np.ndarray], clusters: dict[str, list[tuple[np.ndarray, float]]]) -> Scorer:
+    """PinnerSage retrieval: each pin's cosine to the user's clusters, best or importance-weighted."""
+    unit, has = _matrix(data, vectors)
+
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        for r, u in enumerate(rows):
+            mine = clusters.get(data.users[u])
+            if not mine:
+                continue
+            sims = unit @ _unit(np.stack([c for c, _ in mine])).T  # items x clusters
+            weights = np.array([w for _, w in mine])
+            combined = sims.max(axis=1) if params.get("combine") == "max" else sims @ (weights / weights.sum())
+            out[r] = np.where(has, combined, UNSCORED)
+        return out
+    return score

@@ -1,0 +1,244 @@
+"""Offline evaluation: the splits, the metrics, the stage on a generated lake (every method
+trained in its own training lake, gated results with lineage), bad input, and the report in
+headless Chromium."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from flows.evaluation import evaluate, results_frame, write_report
+from pipelines.core import catalog, io
+from pipelines.core.settings import load_settings
+from pipelines.evaluation import methods, metrics, splits
+from pipelines.evaluation.stage import PROTOCOL_A, PROTOCOL_B, Split, _rows_of, evaluate_method
+from pipelines.synthetic.generate import GenerateConfig, generate
+from tests.conftest import rows, run
+
+TASTEGRAPH = str(Path(sys.executable).parent / "tastegraph")
+T0 = dt.datetime(2026, 1, 1, 10)
+
+
+def _pairs(spark, data):
+    return spark.createDataFrame([(u, p, T0 + dt.timedelta(minutes=t), m) for u, p, t, m in data],
+                                 "user_id string, pin_id string, interaction_time timestamp, merchant_click boolean")
+
+
+def test_interactions_are_first_engagements_beyond_a_look(spark):
+    events = spark.createDataFrame([
+        ("u1", "p1", "impression", T0, False), ("u1", "p1", "click", T0 + dt.timedelta(hours=1), True),
+        ("u1", "p1", "save", T0 + dt.timedelta(hours=2), False), ("u1", "p2", "hide", T0, False),
+        ("u1", "p3", "impression", T0, False), ("u2", "p2", "closeup", T0, None), ("u2", None, "follow", T0, None),
+    ], "user_id string, pin_id string, event_type string, event_time timestamp, is_merchant boolean")
+    got = rows(splits.interactions(events), "user_id", "pin_id")
+    assert got == [
+        {"user_id": "u1", "pin_id": "p1", "interaction_time": T0 + dt.timedelta(hours=1), "merchant_click": True},
+        {"user_id": "u2", "pin_id": "p2", "interaction_time": T0, "merchant_click": False},
+    ]
+
+
+def test_last_interaction_held_out_with_ties_broken_by_pin_id(spark):
+    pairs = _pairs(spark, [("u1", "a", 1, False), ("u1", "c", 5, False), ("u1", "b", 5, False),
+                           ("u2", "a", 1, False), ("u3", "a", 1, False), ("u3", "b", 2, False)])
+    held = {(r["user_id"], r["pin_id"]) for r in splits.last_interactions(pairs).collect()}
+    assert held == {("u1", "c"), ("u3", "b")}  # u2 has one interaction: it stays for training
+
+
+def test_temporal_holdout_holds_out_cold_pins_and_each_users_latest_share(spark):
+    data = [("u1", p, t, False) for t, p in enumerate("abcdefghij")] + [("u2", "a", 0, False), ("u2", "z", 1, False),
+                                                                      ("u3", "b", 0, False)]
+    pairs = _pairs(spark, data)
+    cold = spark.createDataFrame([("z",)], "pin_id string")
+    held = {(r["user_id"], r["pin_id"]) for r in splits.temporal_holdout(pairs, cold, 0.2).collect()}
+    # u1: the latest ceil(0.2 * 10) = 2; u2: z is cold, its one warm pin stays; u3: one pin stays.
+    assert held == {("u1", "j"), ("u1", "i"), ("u2", "z")}
+    picked = {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 7).collect()}
+    assert len(picked) == 5 and picked == {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 7).collect()}
+    assert picked != {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 8).collect()} or len(picked) == 0
+
+
+def test_training_events_keep_no_trace_of_held_out_pairs_or_cold_pins(spark):
+    events = spark.createDataFrame([
+        ("e1", "u1", "p1", "impression"), ("e2", "u1", "p1", "save"), ("e3", "u2", "p1", "save"),
+        ("e4", "u1", "p2", "click"), ("e5", "u2", "p9", "impression"), ("e6", "u1", None, "follow"),
+    ], "event_id string, user_id string, pin_id string, event_type string")
+    held = spark.createDataFrame([("u1", "p1")], "user_id string, pin_id string")
+    cold = spark.createDataFrame([("p9",)], "pin_id string")
+    kept = sorted(r["event_id"] for r in splits.training_events(events, held, cold).collect())
+    assert kept == ["e3", "e4", "e6"]
+
+
+def test_full_ranking_metrics_exact():
+    top = np.array([[3, 1, 2, 0], [0, 1, 2, 3], [1, 0, -1, -1]])
+    got = metrics.full_ranking(top, [{1, 2}, set(), {5}], (1, 2, 4))
+    d = 1 / np.log2(np.arange(2, 6))
+    assert got["recall@2"][0] == pytest.approx(0.5) and got["recall@4"][0] == pytest.approx(1.0)
+    assert got["ndcg@2"][0] == pytest.approx(d[1] / (d[0] + d[1]))
+    assert got["ndcg@4"][0] == pytest.approx((d[1] + d[2]) / (d[0] + d[1]))
+    assert np.isnan(got["recall@4"][1]) and np.isnan(got["ndcg@4"][1])  # nothing held out: no value, no 0/0
+    assert got["recall@4"][2] == 0.0 and got["ndcg@4"][2] == 0.0
+
+
+def test_sampled_rank_breaks_ties_by_the_shared_order_and_ranks_unscored_positives_last():
+    u = metrics.UNSCORED
+    neg = np.array([[0.9, 0.5, 0.1], [0.5, 0.5, 0.5], [u, u, 0.1], [0.2, u, metrics.EXCLUDED]])
+    pos = np.array([0.5, 0.5, u, 0.3])
+    ranks = metrics.sampled_rank(pos, neg, np.array([1, 1, 0, 0]), np.array([[0, 0, 0], [0, 2, 3], [1, 2, 3], [1, 2, 3]]))
+    # 0.9 above; the tie at 0.5 ranks above (tie 0 < 1). Row 2: unscored positive is last of its 4.
+    # Row 4: an excluded slot (fewer negatives than asked) is no candidate.
+    assert ranks.tolist() == [3, 2, 4, 1]
+    got = metrics.sampled_metrics(ranks, (1, 3))
+    assert got["hr@1"].tolist() == [0, 0, 0, 1] and got["hr@3"].tolist() == [1, 1, 0, 1]
+    assert got["ndcg@3"][1] == pytest.approx(1 / np.log2(3))
+
+
+def test_top_k_breaks_ties_by_the_seeded_order_not_by_id():
+    scores = np.zeros((1, 6), dtype=np.float32)
+    tie = metrics.tie_order(6, 13)
+    assert metrics.top_k(scores, tie, 6)[0].tolist() == np.argsort(tie).tolist()
+    assert metrics.mean_and_interval(np.array([np.nan]), 50, 1) == (None, None, None, 0)
+    value, lo, hi, n = metrics.mean_and_interval(np.array([0.0, 1.0, 1.0, 0.0]), 200, 1)
+    assert value == 0.5 and lo <= value <= hi and n == 4
+
+
+def _toy_split(protocol):
+    data = methods.Data(["a", "b", "c", "d"], ["u1", "u2"], [np.array([0]), np.array([1])])
+    return Split(protocol, "test", "toy", data, [{2}, {3}], [set(), set()], np.array([3]), [{0, 2}, {1, 3}])
+
+
+def test_a_method_without_candidates_is_reported_and_scores_zero_not_nan():
+    split = _toy_split(PROTOCOL_B)
+    nothing = lambda rows_, params: np.full((len(rows_), 4), metrics.UNSCORED, dtype=np.float32)  # noqa: E731
+    result = evaluate_method(split, nothing, {}, metrics.tie_order(4, 1), None)
+    assert result["scored_users"] == 0 and result["coverage@20"] == 0.0
+    s = load_settings(env={})
+    out = _rows_of(split, "pixie", result, {}, s, {"family": "taste graph"})
+    recall = next(r for r in out if r["metric"] == "recall" and r["k"] == 20 and r["slice"] == "all")
+    assert recall["value"] == 0.0 and recall["users"] == 2
+    assert recall["note"] == "the method produced no candidates for any user"
+    merchant = next(r for r in out if r["slice"] == "merchant_clicks" and r["metric"] == "recall")
+    assert merchant["value"] is None and merchant["users"] == 0 and "no held-out" in merchant["note"]
+
+
+def test_popularity_ranks_the_held_out_item_by_training_counts():
+    data = methods.Data(["a", "b", "c"], ["u1", "u2", "u3"], [np.array([0, 1]), np.array([0]), np.array([0, 2])])
+    split = Split(PROTOCOL_B, "test", "toy", data, [{2}, {1}, {1}], [set()] * 3, np.array([], dtype=np.int64),
+                  [set()] * 3)
+    result = evaluate_method(split, methods.popularity(data), {}, metrics.tie_order(3, 1), None)
+    # a: 3, b: 1, c: 1 training interactions; training pins are never recommended again.
+    assert result["per_user"]["all"]["recall@5"].tolist() == [1.0, 1.0, 1.0]
+    assert result["per_user"]["all"]["ndcg@5"][0] == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def evaluated(spark, tmp_path_factory):
+    """A generated lake (three days), its history run in one batch, then `evaluate` as the CLI runs it."""
+    from flows.daily import history_batch
+
+    root = tmp_path_factory.mktemp("evaluation")
+    settings = load_settings(env={}, lake_root=root / "lake", shuffle_partitions=2)
+    generate(GenerateConfig(out=settings.raw_dir, users=120, pins=360, days=3, events_per_day=6000, seed=5,
+                            start_date=dt.date(2026, 2, 1)))
+    history_batch("2026-02-01", "2026-02-03", lake_root=str(settings.lake_root))
+    results = evaluate(None, lake_root=str(settings.lake_root))
+    return settings, results
+
+
+def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark, evaluated):
+    settings, results = evaluated
+    assert [r.stage for r in results] == ["evaluate", "gate:evaluate"]
+    assert results[0].ds == "2026-02-03"  # the last event date
+    ds, frame = results_frame(settings)
+    assert ds == "2026-02-03"
+    test = frame[frame.split == "test"]
+    for protocol in (PROTOCOL_A, PROTOCOL_B):
+        assert set(test[test.protocol == protocol].method) == set(methods.METHODS)
+    b = test[(test.protocol == PROTOCOL_B)]
+    assert {"all", "warm_items", "cold_items", "light_users", "heavy_users", "merchant_clicks"} <= set(b.slice)
+    merchant = b[(b.slice == "merchant_clicks") & (b.metric == "recall") & (b.k == 20)]
+    assert (merchant.users > 0).all()  # generated data has merchant clicks
+    # Every method is measured on the same users (the same candidates).
+    for protocol in (PROTOCOL_A, PROTOCOL_B):
+        users = test[(test.protocol == protocol) & (test.slice == "all") & (test.metric == "ndcg") & (test.k == 10)]
+        assert users.users.nunique() == 1 and users.users.iloc[0] > 50
+    # Real signal: on planted interests the taste graph beats popularity under full ranking.
+    ndcg = b[(b.slice == "all") & (b.metric == "ndcg") & (b.k == 20)].set_index("method").value
+    assert max(ndcg[m] for m in ("pixie", "graph", "fused", "als")) > ndcg["popularity"]
+    # Lineage: the input versions the stage pinned, and the models it scored.
+    lineage = json.loads(frame.lineage.iloc[0])
+    versions = {t.name: io.table_version(spark, t, settings) for t in (catalog.SILVER_EVENTS, catalog.SILVER_PINS)}
+    assert {k: lineage["inputs"][k] for k in versions} == versions
+    assert lineage["models"]["pin_graph_embeddings_v1.model_version"]
+    # Knobs are chosen on the validation split and recorded with the test rows.
+    val = frame[(frame.split == "validation") & (frame.method == "fused")]
+    assert not val.empty and set(val.params) == set(test[test.method == "fused"].params)
+    # The gate checked the rows and the training lakes are gone.
+    checked = io.read_table(spark, catalog.VALIDATION_RESULTS, settings).where("table_name = 'eval_results_v1'")
+    assert checked.where("success").count() == 1
+    assert not any((settings.lake_root / "_eval").iterdir())
+
+
+def test_evaluate_with_no_test_interactions_reports_it(spark, settings):
+    """Every user has one interaction: nothing can be held out. No training, no crash, and
+    every metric says why it has no value."""
+    events = spark.createDataFrame(
+        [(f"e{i}", "save", T0, dt.date(2026, 1, 1), f"u{i}", f"p{i}", None, None, False, False, dt.date(2026, 1, 1))
+         for i in range(5)], catalog.SILVER_EVENTS.schema)
+    io.overwrite(events, catalog.SILVER_EVENTS, settings)
+    pins = spark.createDataFrame([(f"p{i}",) for i in range(5)], "pin_id string").select(
+        *[F.col("pin_id") if f.name == "pin_id" else F.lit(None).cast(f.dataType).alias(f.name)
+          for f in catalog.SILVER_PINS.schema.fields])
+    io.overwrite(pins, catalog.SILVER_PINS, settings)
+    io.overwrite(spark.createDataFrame([], catalog.SILVER_BOARDS.schema), catalog.SILVER_BOARDS, settings)
+    run(spark, settings, "evaluate", "2026-01-01")
+    first = io.read_table(spark, catalog.EVAL_RESULTS, settings).count()
+    run(spark, settings, "evaluate", "2026-01-01")  # a re-run replaces the day's rows
+    assert io.read_table(spark, catalog.EVAL_RESULTS, settings).count() == first
+    out = io.read_table(spark, catalog.EVAL_RESULTS, settings).where("split = 'test'")
+    assert out.count() > 0
+    assert out.where("value IS NOT NULL OR users <> 0").count() == 0
+    assert {r["note"] for r in out.select("note").distinct().collect()} == {
+        "no test interactions: no user has both training and held-out interactions"}
+    assert not (settings.lake_root / "_eval").exists() or not any((settings.lake_root / "_eval").iterdir())
+
+
+def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp_path):
+    settings, _ = evaluated
+    page = write_report(settings, out=tmp_path / "report.html")
+    text = page.read_text()
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", text), "the page loads something from the network"
+    for section in ("Goals", "Where we stand against published figures", "Dacrema", "RecSys 2019"):
+        assert section in text
+    assert text.count('class="plot"') == 5
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "make setup installs Debian's chromium"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The page's own script counts the plots the browser decoded (naturalWidth > 0).
+    assert re.search(r'data-plots-rendered="5"', done.stdout), done.stdout[:500]
+    for plot in ("methods", "curves", "cold", "users", "popularity"):
+        assert f'id="plot-{plot}"' in done.stdout
+    goals = re.findall(r'class="(met|missed)"', done.stdout)
+    assert len(goals) == 7
+
+
+def test_cli_report_and_evaluate_say_what_to_do_without_results(tmp_path):
+    env_lake = tmp_path / "empty"
+    env_lake.mkdir()
+    for args in (["report", "--lake", str(env_lake)], ["evaluate", "--lake", str(env_lake)]):
+        done = subprocess.run([TASTEGRAPH, *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0
+        assert "Traceback" not in done.stderr and "WARN" not in done.stderr, done.stderr[-1500:]
+        message = [line for line in done.stderr.splitlines() if line.startswith("tastegraph:")]
+        assert len(message) == 1, done.stderr[-1500:]
+        assert "tastegraph evaluate" in message[0] or "run the daily flow" in message[0], message
