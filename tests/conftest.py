@@ -74,3 +74,17 @@ def rows(df, *order: str) -> list[dict]:
     """A DataFrame as a sorted list of plain dicts, for exact comparisons."""
     data = [r.asDict(recursive=True) for r in df.collect()]
     return sorted(data, key=lambda r: tuple((r[c] is not None, r[c]) for c in order)) if order else data
+
+
+def headless_dom(page: Path, profile: Path) -> str:
+    """The DOM of a local page after Chromium (Debian's, headless, no network) ran its scripts."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "make setup installs Debian's chromium"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

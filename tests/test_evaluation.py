@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from pipelines.core.settings import load_settings
 from pipelines.evaluation import methods, metrics, splits
 from pipelines.evaluation.stage import PROTOCOL_A, PROTOCOL_B, Split, _rows_of, evaluate_method
 from pipelines.synthetic.generate import GenerateConfig, generate
-from tests.conftest import rows, run
+from tests.conftest import headless_dom, rows, run
 
 TASTEGRAPH = str(Path(sys.executable).parent / "tastegraph")
 T0 = dt.datetime(2026, 1, 1, 10)
@@ -129,13 +128,16 @@ def test_a_method_without_candidates_is_reported_and_scores_zero_not_nan():
 
 
 def test_popularity_ranks_the_held_out_item_by_training_counts():
-    data = methods.Data(["a", "b", "c"], ["u1", "u2", "u3"], [np.array([0, 1]), np.array([0]), np.array([0, 2])])
-    split = Split(PROTOCOL_B, "test", "toy", data, [{2}, {1}, {1}], [set()] * 3, np.array([], dtype=np.int64),
+    # Training counts: a 3, b 2, c 1, d 0. u1 trained on a ranks b, c, d: its held-out b comes
+    # first. u2 trained on a and b ranks c, d: its held-out d comes second.
+    data = methods.Data(["a", "b", "c", "d"], ["u1", "u2", "u3"],
+                        [np.array([0]), np.array([0, 1]), np.array([0, 1, 2])])
+    split = Split(PROTOCOL_B, "test", "toy", data, [{1}, {3}, {3}], [set()] * 3, np.array([], dtype=np.int64),
                   [set()] * 3)
-    result = evaluate_method(split, methods.popularity(data), {}, metrics.tie_order(3, 1), None)
-    # a: 3, b: 1, c: 1 training interactions; training pins are never recommended again.
-    assert result["per_user"]["all"]["recall@5"].tolist() == [1.0, 1.0, 1.0]
-    assert result["per_user"]["all"]["ndcg@5"][0] == pytest.approx(1.0)
+    result = evaluate_method(split, methods.popularity(data), {}, metrics.tie_order(4, 1), None)
+    ndcg = result["per_user"]["all"]["ndcg@5"]
+    assert ndcg[0] == pytest.approx(1.0) and ndcg[1] == pytest.approx(1 / np.log2(3))
+    assert result["per_user"]["all"]["recall@5"].tolist() == [1.0, 1.0, 1.0]  # training pins never come back
 
 
 @pytest.fixture(scope="module")
@@ -218,17 +220,12 @@ def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp
     for section in ("Goals", "Where we stand against published figures", "Dacrema", "RecSys 2019"):
         assert section in text
     assert text.count('class="plot"') == 5
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "make setup installs Debian's chromium"
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+    dom = headless_dom(page, tmp_path / "profile")
     # The page's own script counts the plots the browser decoded (naturalWidth > 0).
-    assert re.search(r'data-plots-rendered="5"', done.stdout), done.stdout[:500]
+    assert re.search(r'data-plots-rendered="5"', dom), dom[:500]
     for plot in ("methods", "curves", "cold", "users", "popularity"):
-        assert f'id="plot-{plot}"' in done.stdout
-    goals = re.findall(r'class="(met|missed)"', done.stdout)
+        assert f'id="plot-{plot}"' in dom
+    goals = re.findall(r'class="(met|missed)"', dom)
     assert len(goals) == 7
 
 

@@ -33,7 +33,7 @@ from pipelines.graph import shared
 from pipelines.registry import STAGES
 from pipelines.synthetic.generate import GenerateConfig, generate
 from pipelines.training import sets
-from tests.conftest import comparable, rows, write_raw
+from tests.conftest import comparable, headless_dom, rows, write_raw
 
 DAYS = ["2026-01-01", "2026-01-02"]
 TASTEGRAPH = str(Path(sys.executable).parent / "tastegraph")
@@ -337,13 +337,7 @@ def test_data_docs_page_reads_offline_in_headless_chromium(lake, tmp_path):
     assert page.is_file() and page.is_absolute()
     html_text = page.read_text()
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", html_text), "the page loads something from the network"
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "make setup installs Debian's chromium"
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
+    dom = headless_dom(page, tmp_path / "profile")
     cells = re.findall(r"<tr><td>([^<]+)</td>", dom)
     written = sorted(t.name for stage in STAGES for t in stage.writes)
     training_set = f"{catalog.TRAINING_SETS.name} {DAYS[0]}"  # the build between the two days

@@ -70,14 +70,20 @@ def popularity(data: Data) -> Scorer:
     return lambda rows, params: np.broadcast_to(scores, (len(rows), len(scores))).copy()
 
 
-def _matrix(data: Data, vectors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(items x dim unit vectors, has-vector mask) in catalogue order."""
+def _stacked(data: Data, vectors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(items x dim vectors, has-vector mask) in catalogue order; zeros where a pin has none."""
     dim = len(next(iter(vectors.values()))) if vectors else 1
     m = np.zeros((len(data.items), dim), dtype=np.float32)
     has = np.zeros(len(data.items), dtype=bool)
     for pin, vec in vectors.items():
         if pin in data.index:
             m[data.index[pin]], has[data.index[pin]] = vec, True
+    return m, has
+
+
+def _matrix(data: Data, vectors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(items x dim unit vectors, has-vector mask) in catalogue order."""
+    m, has = _stacked(data, vectors)
     return _unit(m), has
 
 
@@ -101,12 +107,7 @@ def profile(data: Data, vectors: dict[str, np.ndarray]) -> Scorer:
 
 def factors(data: Data, users: dict[str, np.ndarray], pins: dict[str, np.ndarray]) -> Scorer:
     """Dot product of ALS user and pin factors."""
-    dim = len(next(iter(pins.values()))) if pins else 1
-    m = np.zeros((len(data.items), dim), dtype=np.float32)
-    has = np.zeros(len(data.items), dtype=bool)
-    for pin, vec in pins.items():
-        if pin in data.index:
-            m[data.index[pin]], has[data.index[pin]] = vec, True
+    m, has = _stacked(data, pins)
 
     def score(rows: np.ndarray, params: dict) -> np.ndarray:
         out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io as _io
-import json
 from dataclasses import dataclass
 
 import matplotlib
@@ -278,9 +277,3 @@ items), so they place our numbers, they do not rank them.</p>
   i => i.classList.contains("plot") && i.complete && i.naturalWidth > 0).length;</script>
 </body></html>
 """
-
-
-def lineage_summary(rows: pd.DataFrame) -> dict:
-    """A few lineage facts for the report's run table."""
-    first = json.loads(rows.lineage.iloc[0])
-    return {"input versions": first.get("inputs"), "split ids": ", ".join(sorted(set(rows.split_id)))}
