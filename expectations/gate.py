@@ -21,7 +21,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from expectations.suites import KNOWN_PINS_VIEW, SUITES, WITHHELD_BOARDS_VIEW, Flag, lookup_column
+from expectations.suites import KNOWN_PINS_VIEW, SUITES, WITHHELD_BOARDS_VIEW, Flag, Unique, lookup_column
 from pipelines.core import catalog
 from pipelines.core.settings import Settings, TastegraphError
 
@@ -102,15 +102,17 @@ def reference_views(known_pins: DataFrame, withheld_boards: DataFrame) -> Iterat
         views.drop()
 
 
-def flagged(df: DataFrame, flags: tuple[Flag, ...]) -> DataFrame:
+def flagged(df: DataFrame, flags: tuple[Flag, ...], uniques: tuple[Unique, ...] = ()) -> DataFrame:
     """The batch with a boolean column per flag (true on a row that must not exist), after
-    joining the reference ids the flags look up."""
+    joining the reference ids the flags look up, and a struct column per compound key."""
     spark = df.sparkSession
     for column, view in sorted({lookup for flag in flags for lookup in flag.lookups}):
         # broadcast: withheld boards are few, and the known pin ids of 200,000 pins take ~5 MB
         ids = F.broadcast(spark.table(view).select(F.col("id").alias(lookup_column(view, column))))
         df = df.join(ids, on=df[column] == ids[lookup_column(view, column)], how="left")
-    return df.select("*", *[F.coalesce(F.expr(f.where), F.lit(False)).alias(f.column) for f in flags])
+    keys = {u.column: F.struct(*u.columns) for u in uniques if len(u.columns) > 1}
+    return df.select("*", *[F.coalesce(F.expr(f.where), F.lit(False)).alias(f.column) for f in flags],
+                     *[column.alias(name) for name, column in sorted(keys.items())])
 
 
 def _sample(result) -> str:
@@ -148,20 +150,23 @@ def validate(ctx, settings: Settings, table: str, suite_name: str, df: DataFrame
     """Validate one table's rows with its suite through a checkpoint named after the table;
     the run is named after the table and the day."""
     declared = SUITES[suite_name](settings)
-    suite = ctx.suites.add_or_update(declared.suite)
     rows = df.count()
-    df = flagged(df, declared.flags)
+    df = flagged(df, declared.flags, declared.uniques)
     source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)  # see validate_all
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(name=table)
     batch = next((b for b in asset.batch_definitions if b.name == "written"), None) or (
         asset.add_batch_definition_whole_dataframe("written"))
-    definition = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{table}_written", data=batch, suite=suite))
-    validation = _run(ctx, table, definition, df, ds, "BOOLEAN_ONLY")
-    if not validation.success:  # again, keeping samples of the bad rows (a failure is rare)
-        validation = _run(ctx, table, definition, df, ds, "COMPLETE")
+
+    def definition(suite: gx.ExpectationSuite):
+        return ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{table}_written", data=batch, suite=ctx.suites.add_or_update(suite)))
+
+    # (GX's unique proportion of no rows is 0: an empty batch takes the row-level checks)
+    validation = _run(ctx, table, definition(declared.suite if rows else declared.detailed), df, ds, "BOOLEAN_ONLY")
+    if not validation.success:  # again, row by row, keeping samples of the bad rows (a failure is rare)
+        validation = _run(ctx, table, definition(declared.detailed), df, ds, "COMPLETE")
     failed = [_describe(r) for r in validation.results if not r.success]
-    return GateResult(table=table, suite=suite.name, success=bool(validation.success), rows=rows,
+    return GateResult(table=table, suite=suite_name, success=bool(validation.success), rows=rows,
                       evaluated=len(validation.results), failed=failed)
 
 
@@ -211,8 +216,11 @@ def _run_of(result) -> tuple[str, str]:
 def write_summary(settings: Settings, limit: int = 300) -> Path:
     """One self-contained HTML page of the latest validation results (newest first): per run,
     table, suite, rows, success, and every failed expectation with a sample of its bad rows."""
-    ctx = context(settings)
-    results = sorted(ctx.validation_results_store.get_all(), key=lambda r: _run_of(r)[1], reverse=True)[:limit]
+    store = context(settings).validation_results_store
+    # the newest `limit` keys first (a key carries its run time): reading every stored result
+    # would grow with the lake's history, one file per table and day
+    keys = sorted(store.list_keys(), key=lambda k: k.run_id.run_time, reverse=True)[:limit]
+    results = [store.get(k) for k in keys]
     rows = []
     for r in results:
         name, when = _run_of(r)

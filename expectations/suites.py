@@ -8,7 +8,8 @@ adds each flag as a boolean column of the batch (a check across tables first joi
 needs: the known pin ids or the withheld board ids, see `expectations.gate.reference_views`)
 and the suite expects that column to be false everywhere. GX folds those expectations, with the
 suite's other column checks, into one aggregate query per table, where each
-UnexpectedRowsExpectation costs two Spark jobs of its own.
+UnexpectedRowsExpectation costs two Spark jobs of its own. Key uniqueness is a `Unique`, for
+the same reason (see there).
 """
 from __future__ import annotations
 
@@ -28,14 +29,35 @@ WITHHELD_BOARDS_VIEW = "tastegraph_withheld_boards"  # (board_id): secret or unr
 Expectations = list
 
 
+@dataclass(frozen=True)
+class Unique:
+    """No two rows share a value of `columns`. The gate checks it as an aggregate (the distinct
+    count of the columns equals the count of rows), which GX folds into the suite's aggregate
+    query, where GX's row-level uniqueness check is a window query of its own per check. Only
+    when a batch fails does the gate run the row-level form (`rows_expectation`), to name a
+    sample of the duplicated rows. A compound key is one struct column of the batch."""
+
+    columns: tuple[str, ...]
+    description: str | None = None
+
+    @property
+    def column(self) -> str:
+        return self.columns[0] if len(self.columns) == 1 else "_key_" + "_".join(self.columns)
+
+    def expectation(self) -> gxe.ExpectColumnProportionOfUniqueValuesToBeBetween:
+        return gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(
+            column=self.column, min_value=1.0, description=self.description)
+
+    def rows_expectation(self):
+        if len(self.columns) == 1:
+            return gxe.ExpectColumnValuesToBeUnique(column=self.columns[0], description=self.description)
+        return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(self.columns), description=self.description)
+
+
 def _keys(table: catalog.Table) -> Expectations:
     """Each key column not null, and the key unique."""
-    checks = [gxe.ExpectColumnValuesToNotBeNull(column=k) for k in table.keys]
-    if len(table.keys) == 1:
-        checks.append(gxe.ExpectColumnValuesToBeUnique(column=table.keys[0]))
-    elif table.keys:
-        checks.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.keys)))
-    return checks
+    return [gxe.ExpectColumnValuesToNotBeNull(column=k) for k in table.keys] + (
+        [Unique(tuple(table.keys))] if table.keys else [])
 
 
 @dataclass(frozen=True)
@@ -68,12 +90,6 @@ def _not_finite(column: str) -> str:
     return f"({column} IS NULL OR isnan({column}) OR abs({column}) = double('infinity'))"
 
 
-def _at_most_per_key(key: str, n: int, what: str) -> gxe.UnexpectedRowsExpectation:
-    return gxe.UnexpectedRowsExpectation(
-        unexpected_rows_query=f"SELECT {key}, count(*) AS n FROM {{batch}} GROUP BY {key} HAVING count(*) > {n}",
-        description=f"at most {n} {what} per {key}")
-
-
 def _known_pins(*columns: str) -> list:
     return [_rows(f"{c} IS NOT NULL AND {lookup_column(KNOWN_PINS_VIEW, c)} IS NULL", f"{c} is a known pin",
                   ((c, KNOWN_PINS_VIEW),)) for c in columns]
@@ -84,8 +100,11 @@ def _no_withheld_board(condition: str, column: str) -> Flag:
                  f"no row from a secret or withheld board ({column})", ((column, WITHHELD_BOARDS_VIEW),))
 
 
-def _ranked(key: str, n: int) -> list:
-    return [gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, max_value=n), _at_most_per_key(key, n, "rows")]
+def _ranked(key: str, n: int, position: str = "rank", what: str = "rows") -> list:
+    """At most n rows per key: each row's position within its key lies in 1..n, and no two rows
+    of a key share a position (the tables rank with row_number)."""
+    return [gxe.ExpectColumnValuesToBeBetween(column=position, min_value=1, max_value=n),
+            Unique((key, position), f"at most {n} {what} per {key} (one row per {position})")]
 
 
 def _in_set(column: str, values) -> gxe.ExpectColumnValuesToBeInSet:
@@ -114,7 +133,7 @@ def bronze_boards(s: Settings) -> Expectations:
 def quarantine(s: Settings) -> Expectations:
     return [_in_set("reason", contract.REASONS), _in_set("stream", contract.STREAMS),
             gxe.ExpectColumnValuesToBeBetween(column="line_number", min_value=1),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["stream", "ds", "source_file", "line_number"])]
+            Unique(("stream", "ds", "source_file", "line_number"))]
 
 
 def events(s: Settings) -> Expectations:
@@ -267,8 +286,7 @@ def pin_embeddings(s: Settings) -> Expectations:
 
 def user_interest_embeddings(s: Settings) -> Expectations:
     return _keys(catalog.USER_INTEREST_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
-        gxe.ExpectColumnValuesToBeBetween(column="cluster", min_value=1, max_value=s.user_interests_max),
-        _at_most_per_key("user_id", s.user_interests_max, "interest clusters"),
+        *_ranked("user_id", s.user_interests_max, position="cluster", what="interest clusters"),
         _rows(f"{_not_finite('importance')} OR importance <= 0", "importance finite and positive"),
         gxe.ExpectColumnValuesToBeBetween(column="pins", min_value=1, max_value=s.user_interests_pins_max),
         *_known_pins("medoid_pin_id")]
@@ -331,18 +349,25 @@ _BY_TABLE: dict[str, Callable[[Settings], Expectations]] = {
 
 @dataclass(frozen=True)
 class Suite:
-    """A table's suite: the GX suite, and the flags the gate adds to the batch before it runs."""
+    """A table's suite: the GX suite, the flags and key columns the gate adds to the batch
+    before it runs, and the same suite with row-level uniqueness checks (`detailed`, run only
+    on a failing batch, to sample the bad rows)."""
 
     suite: gx.ExpectationSuite
     flags: tuple[Flag, ...]
+    uniques: tuple[Unique, ...]
+    detailed: gx.ExpectationSuite
 
 
 def _suite(name: str, expectations: Callable[[Settings], Expectations]) -> Callable[[Settings], Suite]:
     def build(settings: Settings) -> Suite:
-        checks = expectations(settings)
-        flags = tuple(c for c in checks if isinstance(c, Flag))
-        return Suite(gx.ExpectationSuite(name=name, expectations=[c.expectation() if isinstance(c, Flag) else c
-                                                                  for c in checks]), flags)
+        checks, again = expectations(settings), expectations(settings)  # a GX suite owns its expectations
+        fast = [c.expectation() if isinstance(c, (Flag, Unique)) else c for c in checks]
+        rows = [c.rows_expectation() if isinstance(c, Unique) else c.expectation() if isinstance(c, Flag) else c
+                for c in again]
+        return Suite(gx.ExpectationSuite(name=name, expectations=fast),
+                     tuple(c for c in checks if isinstance(c, Flag)), tuple(c for c in checks if isinstance(c, Unique)),
+                     gx.ExpectationSuite(name=name, expectations=rows))
     return build
 
 

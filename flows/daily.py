@@ -97,6 +97,14 @@ def gate_frames(settings: Settings, stage: Stage, written: StageResult, ds: str,
 _REFERENCES = gate.ReferenceViews()
 
 
+def end_of_gates(settings: Settings) -> None:
+    """After a run's last gate (or a failed one): drop the reference views and write the
+    validations page once (not per step: it reads the newest results of the whole store)."""
+    _REFERENCES.drop()
+    with console.to_log():
+        gate.write_summary(settings)
+
+
 def _reference_views(settings: Settings) -> None:
     """Known pins and withheld boards for the gate, rebuilt only when their sources changed."""
     spark = get_spark(settings)
@@ -122,9 +130,8 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
         _reference_views(settings)
         with console.to_log():
             results = gate.validate_all(settings, gate_frames(settings, stage, written, ds, through), ds)
-            docs = gate.write_summary(settings)
         record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
-        gate.raise_if_failed(results, docs)
+        gate.raise_if_failed(results, data_docs_index(settings))  # the run writes the page on its way out
         return StageResult(
             stage=f"gate:{name}", ds=ds, rows_in=sum(r.rows for r in results),
             rows_out=sum(r.rows for r in results if r.success), input_versions=written.output_versions,
@@ -194,7 +201,7 @@ def _every_stage(settings: Settings, first: str, last: str) -> list[StageResult]
             gated.update(checked.details["rows"])
             results += [written, checked]
     finally:
-        _REFERENCES.drop()
+        end_of_gates(settings)
     results.append(materialize(first, settings, run_id, gated, through=through))
     return results
 
@@ -239,5 +246,6 @@ def history_batch(start: str, end: str, lake_root: str | None = None,
 
 
 def data_docs_index(settings: Settings):
-    """The page to open for the gate's results (self-contained, readable offline)."""
+    """The page to open for the gate's results (self-contained, readable offline; written by
+    `gate.write_summary` at the end of every run)."""
     return (settings.lake_root / "_gx" / "validations.html").resolve()

@@ -14,7 +14,7 @@ import pandas as pd
 from prefect import flow
 from pyspark.sql import functions as F
 
-from flows.daily import _REFERENCES, _configured, _run_id
+from flows.daily import _configured, _run_id, end_of_gates
 from pipelines.core import catalog, io
 from pipelines.core.runs import StageResult
 from pipelines.core.settings import Settings, TastegraphError, load_settings
@@ -86,5 +86,5 @@ def evaluate(ds: str | None = None, lake_root: str | None = None, config_file: s
         written = run("evaluate", ds, settings, run_id)
         checked = check("evaluate", ds, settings, run_id, written)
     finally:
-        _REFERENCES.drop()
+        end_of_gates(settings)
     return [written, checked]

@@ -45,10 +45,18 @@ def test_a_bad_row_fails_the_suite_by_name_with_a_sample(check, bad_row, named):
     assert any(str(value) in result.failed[0].split(" bad, e.g. ")[1] for value in bad_row), result.failed
 
 
-def test_more_rows_per_key_than_top_n_fail(check, settings):
-    rows = [("p1", f"p{i % 3 + 1}x{i}", i + 1, 0.1, 0.1, 0.1) for i in range(settings.pin_pin_top_k + 1)]
+@pytest.mark.parametrize("ranks, named", [
+    ("1..n+1", "values_to_be_between(rank)"),                 # the extra row ranked beyond top_n
+    ("1..n, one twice", "at most {n} rows per pin_id"),        # or sharing a rank within top_n
+])
+def test_more_rows_per_key_than_top_n_fail(check, settings, ranks, named):
+    n = settings.pin_pin_top_k
+    positions = list(range(1, n + 2)) if ranks == "1..n+1" else [*range(1, n + 1), n]
+    rows = [("p1", f"p{i % 3 + 1}x{i}", rank, 0.1, 0.1, 0.1) for i, rank in enumerate(positions)]
     result = check(catalog.PIN_PIN_EDGES, rows)
-    assert any(f"at most {settings.pin_pin_top_k} rows per pin_id" in f for f in result.failed), result.failed
+    assert not result.success
+    [failure] = [f for f in result.failed if named.format(n=n) in f]  # (the made-up neighbours are unknown pins too)
+    assert " bad, e.g. " in failure and '"pin_id": "p1"' in failure, failure
 
 
 def test_a_node_from_a_withheld_board_fails(check):
