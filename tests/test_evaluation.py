@@ -142,15 +142,16 @@ def test_popularity_ranks_the_held_out_item_by_training_counts():
 
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
-    """A generated lake (three days), its history run in one batch, then `evaluate` as the CLI runs it."""
-    from flows.daily import history_batch
-
+    """A generated lake (three days) ingested in one batch (evaluation reads only silver), then
+    the `evaluate` flow as the CLI runs it, with the suite's shuffle partitions (a config file)."""
     root = tmp_path_factory.mktemp("evaluation")
-    settings = load_settings(env={}, lake_root=root / "lake", shuffle_partitions=2)
+    config = root / "tastegraph.toml"
+    config.write_text("shuffle_partitions = 2\n")
+    settings = load_settings(config, env={}, lake_root=root / "lake")
     generate(GenerateConfig(out=settings.raw_dir, users=120, pins=360, days=3, events_per_day=6000, seed=5,
                             start_date=dt.date(2026, 2, 1)))
-    history_batch("2026-02-01", "2026-02-03", lake_root=str(settings.lake_root))
-    results = evaluate(None, lake_root=str(settings.lake_root))
+    run(spark, settings, "ingest", "2026-02-01", through="2026-02-03")
+    results = evaluate(None, lake_root=str(settings.lake_root), config_file=str(config))
     return settings, results
 
 
