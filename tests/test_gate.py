@@ -29,6 +29,14 @@ def test_a_clean_batch_passes(check):
     assert result.success and result.rows == 3 and not result.failed
 
 
+def test_an_empty_batch_passes(check, settings):
+    # GX's unique proportion of no rows is 0, not 1: the key check must not fail a day with no rows
+    result = check(catalog.PIN_PIN_EDGES, [])
+    assert result.success and result.rows == 0 and not result.failed
+    stored = gate.context(settings).validation_results_store.get_all()
+    assert [r.success for r in stored] == [True]  # one validation, not a failed one and a re-run
+
+
 @pytest.mark.parametrize("bad_row, named", [
     (("p1", "p2", 3, 0.1, 0.1, 0.1), "compound_columns_to_be_unique"),    # the key twice
     (("p1", "p9", 3, 0.1, 0.1, 0.1), "other_pin_id is a known pin"),      # a pin nobody knows
