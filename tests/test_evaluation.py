@@ -140,6 +140,33 @@ def test_popularity_ranks_the_held_out_item_by_training_counts():
     assert result["per_user"]["all"]["recall@5"].tolist() == [1.0, 1.0, 1.0]  # training pins never come back
 
 
+def test_graph_walk_is_the_exact_three_step_walk_over_every_users_edges():
+    # u1 -> a -> {u1, u2} -> pins: a 1/2 + 1/4, b 1/4; c is never reached. u2 -> {a, b} ->
+    # {u1 1/4, u2 1/4 + 1/4, u3 1/4} -> a 1/2, b 3/8, c 1/8.
+    # Zero weights are no edge; u4 has none and gets no score.
+    data = methods.Data(["a", "b", "c"], ["u1", "u2", "u4"], [np.array([0]), np.array([0, 1]), np.array([], dtype=np.int64)])
+    engaged = [("u1", "a", 1.0), ("u2", "a", 1.0), ("u2", "b", 1.0), ("u3", "b", 1.0), ("u3", "c", 1.0),
+               ("u4", "c", 0.0), ("x", "not-in-catalogue", 5.0)]
+    score = methods.walk(data, engaged)
+    plain = score(np.array([0, 1, 2]), {"alpha": 1.0, "beta": 0.0, "neighbours": None})
+    assert plain[0, :2] == pytest.approx([0.75, 0.25]) and plain[0, 2] == metrics.UNSCORED
+    assert plain[1] == pytest.approx([0.5, 0.375, 0.125])
+    assert (plain[2] == metrics.UNSCORED).all()
+    # beta divides by the pin's degree (users who engaged with it: a 2, b 2, c 1) ** beta.
+    damped = score(np.array([1]), {"alpha": 1.0, "beta": 1.0})
+    assert damped[0] == pytest.approx([0.25, 0.1875, 0.125])
+    # alpha raises each step's probabilities: sqrt(1/2) twice from u1 through u2 back to a.
+    sharp = score(np.array([0]), {"alpha": 0.5, "beta": 0.0})
+    assert sharp[0, :2] == pytest.approx([np.sqrt(0.5) + 0.5, 0.5])
+    # Weights set the probabilities: u1 saving a twice as much sends a's walkers back to u1 2/3.
+    heavier = methods.walk(data, [("u1", "a", 2.0)] + engaged[1:])(np.array([0]), {"alpha": 1.0, "beta": 0.0})
+    assert heavier[0, :2] == pytest.approx([2 / 3 + 1 / 6, 1 / 6])
+    # One neighbour per pin: a -> a 3/4, b -> b 1/2, c -> b 1/2 (a tie with c, broken by index).
+    pruned = score(np.array([1]), {"alpha": 1.0, "beta": 0.0, "neighbours": 1})
+    assert pruned[0, :2] == pytest.approx([0.375, 0.25]) and pruned[0, 2] == metrics.UNSCORED
+    assert score(np.array([1]), {"alpha": 1.0, "beta": 0.0, "neighbours": 3}) == pytest.approx(plain[1:2])
+
+
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
     """A generated lake (three days) ingested in one batch (evaluation reads only silver), then
@@ -174,7 +201,8 @@ def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark
         assert users.users.nunique() == 1 and users.users.iloc[0] > 50
     # Real signal: on planted interests the taste graph beats popularity under full ranking.
     ndcg = b[(b.slice == "all") & (b.metric == "ndcg") & (b.k == 20)].set_index("method").value
-    assert max(ndcg[m] for m in ("pixie", "graph", "fused", "als")) > ndcg["popularity"]
+    assert max(ndcg[m] for m in ("pixie", "walk", "graph", "fused", "als")) > ndcg["popularity"]
+    assert ndcg["walk"] > ndcg["popularity"]
     # Lineage: the input versions the stage pinned, and the models it scored.
     lineage = json.loads(frame.lineage.iloc[0])
     versions = {t.name: io.table_version(spark, t, settings) for t in (catalog.SILVER_EVENTS, catalog.SILVER_PINS)}

@@ -11,6 +11,12 @@ Off the shelf:
 
 Taste graph:
 - pixie: the user's Pixie candidates (`user_candidates`), by score;
+- walk: the closed form of a three-step walk user -> pin -> user -> pin on the taste graph's
+  decayed engagement edges (RP3beta, Paudel et al. 2017, the exact probabilities that Pixie's
+  walks sample). Each step's transition probabilities are raised to `alpha`, a pin's score is
+  divided by its degree ** `beta` (a popular pin is reached from everywhere), and each pin
+  passes the walk on to at most its `neighbours` strongest pins. Every pin the walk reaches is
+  scored, not a top-N list;
 - graph: skip-gram pin embeddings of walks on the pruned pin-board graph, user as for content;
 - fused: the fused pin embedding (graph, else graph-aligned content: every cold pin has one);
 - pinnersage: the user's interest clusters (medoid embeddings); a pin scores its best cosine
@@ -30,11 +36,13 @@ from pipelines.evaluation.metrics import UNSCORED
 
 OFF_THE_SHELF, TASTE_GRAPH = "off-the-shelf", "taste graph"
 FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "pixie": TASTE_GRAPH,
-          "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
+          "walk": TASTE_GRAPH, "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
 METHODS = tuple(FAMILY)
 PROFILE_GRID = ({"latest_pins": 10}, {"latest_pins": 50}, {"latest_pins": None})
 GRID: dict[str, tuple[dict, ...]] = {
     "popularity": ({},), "als": ({},), "pixie": ({},),
+    "walk": tuple({"alpha": a, "beta": b, "neighbours": k} for a in (0.5, 1.0) for b in (0.3, 0.6, 0.9)
+                  for k in (100, None)),
     "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
     "pinnersage": ({"combine": "max"}, {"combine": "weighted"}),
 }
@@ -127,6 +135,62 @@ def candidates(data: Data, lists: dict[str, list[tuple[str, float]]]) -> Scorer:
             for pin, value in lists.get(data.users[u], ()):
                 if pin in data.index:
                     out[r, data.index[pin]] = value
+        return out
+    return score
+
+
+def _strongest(m, k: int):
+    """A sparse matrix with each row's k largest entries (ties: the lower column)."""
+    from scipy import sparse
+
+    m = m.tocsr()
+    keep = np.zeros(m.nnz, dtype=bool)
+    for i in range(m.shape[0]):
+        start, end = m.indptr[i], m.indptr[i + 1]
+        order = np.lexsort((m.indices[start:end], -m.data[start:end]))[:k]
+        keep[start + order] = True
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    return sparse.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+
+
+def walk(data: Data, engaged: list[tuple[str, str, float]]) -> Scorer:
+    """RP3beta on the taste graph's (user, pin, weight) engagement: every user's edges are the
+    walk's middle steps, so the scores of one user need the whole graph. The pin -> user -> pin
+    part is a pin-pin matrix (its rows cut to each pin's strongest `neighbours`, all when None);
+    a user's scores are their first step times that matrix."""
+    from scipy import sparse
+
+    kept = [(u, data.index[p], w) for u, p, w in engaged if p in data.index and w > 0]
+    walkers = {u: i for i, u in enumerate(sorted({u for u, _, _ in kept}))}
+    weights = sparse.csr_matrix(
+        (np.array([w for _, _, w in kept], dtype=np.float64),
+         (np.array([walkers[u] for u, _, _ in kept], dtype=np.int64), np.array([p for _, p, _ in kept], dtype=np.int64))),
+        shape=(len(walkers), len(data.items)))
+    degree = np.asarray((weights > 0).sum(axis=0), dtype=np.float64).ravel()
+    built: dict[tuple, tuple] = {}  # one setting at a time: a method is scored block by block per setting
+
+    def rows_normalised(m):
+        return (sparse.diags(1.0 / np.maximum(np.asarray(m.sum(axis=1)).ravel(), 1e-300)) @ m).tocsr()
+
+    def walk_of(alpha: float, beta: float, neighbours: int | None) -> tuple:
+        """(user -> pin step, pin -> user -> pin matrix) of one setting."""
+        key = (alpha, beta, neighbours)
+        if key not in built:
+            built.clear()
+            user_pin = rows_normalised(weights).power(alpha)
+            pin_user = rows_normalised(weights.T.tocsr()).power(alpha)
+            pin_pin = (pin_user @ user_pin).tocsr() @ sparse.diags(1.0 / np.power(np.maximum(degree, 1.0), beta))
+            built[key] = (user_pin.tocsr(), _strongest(pin_pin, neighbours) if neighbours else pin_pin.tocsr())
+        return built[key]
+
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        at = np.array([walkers.get(data.users[u], -1) for u in rows], dtype=np.int64)
+        present = np.flatnonzero(at >= 0)
+        if present.size:
+            user_pin, pin_pin = walk_of(float(params["alpha"]), float(params["beta"]), params.get("neighbours"))
+            reached = (user_pin[at[present]] @ pin_pin).toarray()
+            out[present] = np.where(reached > 0, reached, UNSCORED).astype(np.float32)
         return out
     return score
 

@@ -19,13 +19,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipelines.evaluation.methods import FAMILY, METHODS  # noqa: E402
+from pipelines.evaluation.methods import TASTE_GRAPH as TASTE_GRAPH_FAMILY  # noqa: E402
+
 A, B = "A_sampled_100", "B_full_ranking"
-TASTE_GRAPH = ("pixie", "graph", "fused", "pinnersage")
-ORDER = ("popularity", "content", "als", "pixie", "graph", "fused", "pinnersage")
+TASTE_GRAPH = tuple(m for m, family in FAMILY.items() if family == TASTE_GRAPH_FAMILY)
+ORDER = METHODS
 LABELS = {"popularity": "popularity", "content": "content only", "als": "ALS (MLlib)", "pixie": "Pixie walks",
-          "graph": "graph embeddings", "fused": "fused (graph-aligned)", "pinnersage": "PinnerSage"}
-COLOURS = {"popularity": "#9e9e9e", "content": "#8d6e63", "als": "#5c6bc0", "pixie": "#e53935", "graph": "#fb8c00",
-           "fused": "#43a047", "pinnersage": "#8e24aa"}
+          "walk": "graph walk (RP3beta)", "graph": "graph embeddings", "fused": "fused (graph-aligned)",
+          "pinnersage": "PinnerSage"}
+COLOURS = {"popularity": "#9e9e9e", "content": "#8d6e63", "als": "#5c6bc0", "pixie": "#e53935", "walk": "#c2185b",
+           "graph": "#fb8c00", "fused": "#43a047", "pinnersage": "#8e24aa"}
 
 # Published figures to set beside ours (../shared/references/quality-anchors.md has the sources).
 ANCHORS = (  # (setting, metric shown, our protocol, metric, k, slice, published figures, source)

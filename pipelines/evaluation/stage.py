@@ -33,8 +33,10 @@ from pyspark.sql import functions as F
 from pipelines.core import catalog, io
 from pipelines.core.settings import Settings
 from pipelines.core.stages import StageContext, StageOutput, run_stage
+from pipelines.embeddings import vectors
 from pipelines.evaluation import methods as m
 from pipelines.evaluation import metrics, splits
+from pipelines.graph.shared import weight_as_of
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("tastegraph.progress")  # the lines a person sees on the console
@@ -45,11 +47,11 @@ TRAINING_STAGES = ("graph", "related_pins", "user_candidates", "graph_embeddings
 # The stages whose seconds a method's training costs (the graph is shared by several).
 METHOD_STAGES = {
     "popularity": (), "content": ("content_embeddings",), "als": ("collaborative_embeddings",),
-    "pixie": ("graph", "related_pins", "user_candidates"), "graph": ("graph", "graph_embeddings"),
+    "pixie": ("graph", "related_pins", "user_candidates"), "walk": ("graph",), "graph": ("graph", "graph_embeddings"),
     "fused": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings"),
     "pinnersage": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings", "user_interests"),
 }
-MODEL_TABLES = (catalog.USER_CANDIDATES, catalog.PIN_GRAPH_EMBEDDINGS, catalog.USER_COLLAB_EMBEDDINGS,
+MODEL_TABLES = (catalog.GRAPH_EDGES, catalog.USER_CANDIDATES, catalog.PIN_GRAPH_EMBEDDINGS, catalog.USER_COLLAB_EMBEDDINGS,
                 catalog.PIN_COLLAB_EMBEDDINGS, catalog.PIN_CONTENT_EMBEDDINGS, catalog.PIN_EMBEDDINGS,
                 catalog.USER_INTEREST_EMBEDDINGS)
 FULL_KS, SAMPLED_KS, TOP = (5, 10, 20, 50), (1, 5, 10, 20), 50
@@ -114,12 +116,16 @@ def scorers(ctx: StageContext, sub: Settings, data: m.Data) -> tuple[dict[str, m
         for r in read(catalog.USER_CANDIDATES).select("user_id", "candidate_pin_id", "score").collect():
             pixie.setdefault(r["user_id"], []).append((r["candidate_pin_id"], float(r["score"])))
         content = read(catalog.PIN_CONTENT_EMBEDDINGS)
+        engaged = [(r["user_id"], r["pin_id"], float(r["weight"])) for r in vectors.engagement(
+            weight_as_of(read(catalog.GRAPH_EDGES), ctx.ds, sub.decay_half_life_days)).select(
+            "user_id", "pin_id", "weight").collect()]
         found = {
             "popularity": m.popularity(data),
             "content": m.profile(data, _vectors(content, "pin_id", "content_embedding")),
             "als": m.factors(data, _vectors(read(catalog.USER_COLLAB_EMBEDDINGS), "user_id", "embedding"),
                              _vectors(read(catalog.PIN_COLLAB_EMBEDDINGS), "pin_id", "embedding")),
             "pixie": m.candidates(data, pixie),
+            "walk": m.walk(data, engaged),
             "graph": m.profile(data, _vectors(read(catalog.PIN_GRAPH_EMBEDDINGS), "pin_id", "embedding")),
             "fused": m.profile(data, fused),
             "pinnersage": m.interests(data, fused, clusters),
