@@ -86,3 +86,33 @@ def test_versions_and_rows_written_come_from_the_delta_log_as_delta_reports_them
     assert io.upsert(spark.createDataFrame(rows_, table.schema), table, settings, newer="true") == 2  # 1 new, 1 updated
     history = DeltaTable.forPath(spark, table.path(settings)).history(1).first()
     assert io.table_version(spark, table, settings) == history["version"] >= 1
+
+
+def test_written_rows_of_a_change_feed_are_each_keys_latest_row(spark, settings):
+    """What the gate checks of a table it reads through its Change Data Feed: the rows the run
+    inserted or updated, each key once, at its latest; a key the run deleted is absent."""
+    table = catalog.GRAPH_EDGE_DAYS
+    day = dt.date(2026, 1, 1)
+
+    def edges(counts: dict[str, int]):
+        t = dt.datetime(2026, 1, 1, 9)
+        return spark.createDataFrame(
+            [{"event_date": day, "src_type": "user", "src_id": "u1", "dst_type": "pin", "dst_id": pin,
+              "edge_type": "save", "event_count": n, "first_seen": t, "last_seen": t} for pin, n in counts.items()],
+            table.schema)
+
+    def written(before: int, after: int) -> list[tuple[str, int]]:
+        got = io.written_rows(spark, table, settings, day.isoformat(), before, after)
+        return sorted((r["dst_id"], r["event_count"]) for r in got.collect())
+
+    where = f"event_date = '{day}'"
+    io.overwrite(edges({"p1": 1, "p2": 1}), table, settings)
+    first = io.table_version(spark, table, settings)
+    # One commit that deletes p1's old row and inserts its new one: the new one, every time.
+    io.overwrite_where(edges({"p1": 2, "p3": 1}), table, settings, where)
+    second = io.table_version(spark, table, settings)
+    assert written(first, second) == [("p1", 2), ("p3", 1)]
+    # Two commits: p1 at its latest; p3, inserted by the first and deleted by the second, absent.
+    io.overwrite_where(edges({"p1": 3}), table, settings, where)
+    assert written(first, io.table_version(spark, table, settings)) == [("p1", 3)]
+    assert written(second, second) == []

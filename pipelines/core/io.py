@@ -267,7 +267,13 @@ def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str,
         if after is None or after <= before:
             return spark.createDataFrame([], table.schema)
         changes = read_changes(spark, table, settings, before + 1, after).where("_change_type <> 'update_preimage'")
-        latest = first_per_key(changes, list(table.keys), [F.desc("_commit_version")])
+        if after == before + 1:
+            # One commit holds each key's new row once (a MERGE matches a row at most once; an
+            # overwrite deletes the old row and inserts the new one), so no window is needed.
+            return changes.where("_change_type <> 'delete'").select(*table.columns)
+        # Across commits the latest change of a key wins; within one, its insert beats its delete.
+        latest = first_per_key(changes, list(table.keys), [F.desc("_commit_version"),
+                                                            F.col("_change_type") == F.lit("delete")])
         return latest.where("_change_type <> 'delete'").select(*table.columns)
     return read_table(spark, table, settings, version=after)
 
