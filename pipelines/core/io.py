@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Sequence
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from pipelines.core.catalog import Table
 from pipelines.core.raw_files import RawDay
 from pipelines.core.settings import Settings, TastegraphError
-from pipelines.core.transforms import first_per_key
 
 
 class MissingInputError(TastegraphError, FileNotFoundError):
@@ -267,14 +266,12 @@ def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str,
         if after is None or after <= before:
             return spark.createDataFrame([], table.schema)
         changes = read_changes(spark, table, settings, before + 1, after).where("_change_type <> 'update_preimage'")
-        if after == before + 1:
-            # One commit holds each key's new row once (a MERGE matches a row at most once; an
-            # overwrite deletes the old row and inserts the new one), so no window is needed.
-            return changes.where("_change_type <> 'delete'").select(*table.columns)
-        # Across commits the latest change of a key wins; within one, its insert beats its delete.
-        latest = first_per_key(changes, list(table.keys), [F.desc("_commit_version"),
-                                                            F.col("_change_type") == F.lit("delete")])
-        return latest.where("_change_type <> 'delete'").select(*table.columns)
+        if after > before + 1:  # a key's rows of its latest commit (one commit needs no window)
+            latest = F.max("_commit_version").over(Window.partitionBy(*table.keys))
+            changes = changes.withColumn("_latest", latest).where(F.col("_commit_version") == F.col("_latest"))
+        # Within one commit a key's new row is an insert or a postimage, beside the delete of its
+        # old row when the commit overwrote it; a key inserted twice stays twice, for the gate.
+        return changes.where("_change_type <> 'delete'").select(*table.columns)
     return read_table(spark, table, settings, version=after)
 
 

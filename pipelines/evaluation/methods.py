@@ -38,6 +38,7 @@ OFF_THE_SHELF, TASTE_GRAPH = "off-the-shelf", "taste graph"
 FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "pixie": TASTE_GRAPH,
           "walk": TASTE_GRAPH, "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
 METHODS = tuple(FAMILY)
+TASTE_GRAPH_METHODS = tuple(m for m in METHODS if FAMILY[m] == TASTE_GRAPH)
 PROFILE_GRID = ({"latest_pins": 10}, {"latest_pins": 50}, {"latest_pins": None})
 GRID: dict[str, tuple[dict, ...]] = {
     "popularity": ({},), "als": ({},), "pixie": ({},),

@@ -19,12 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipelines.evaluation.methods import FAMILY, METHODS  # noqa: E402
-from pipelines.evaluation.methods import TASTE_GRAPH as TASTE_GRAPH_FAMILY  # noqa: E402
+from pipelines.evaluation.methods import METHODS, TASTE_GRAPH_METHODS  # noqa: E402
 
 A, B = "A_sampled_100", "B_full_ranking"
-TASTE_GRAPH = tuple(m for m, family in FAMILY.items() if family == TASTE_GRAPH_FAMILY)
-ORDER = METHODS
 LABELS = {"popularity": "popularity", "content": "content only", "als": "ALS (MLlib)", "pixie": "Pixie walks",
           "walk": "graph walk (RP3beta)", "graph": "graph embeddings", "fused": "fused (graph-aligned)",
           "pinnersage": "PinnerSage"}
@@ -68,7 +65,7 @@ def _value(rows: pd.DataFrame, protocol: str, method: str, metric: str, k: int, 
     return float(hit.value.iloc[0])
 
 
-def _best(rows: pd.DataFrame, protocol: str, metric: str, k: int, among=TASTE_GRAPH) -> tuple[str | None, float | None]:
+def _best(rows: pd.DataFrame, protocol: str, metric: str, k: int, among=TASTE_GRAPH_METHODS) -> tuple[str | None, float | None]:
     found = [(m, _value(rows, protocol, m, metric, k)) for m in among]
     found = [(m, v) for m, v in found if v is not None]
     return max(found, key=lambda mv: mv[1]) if found else (None, None)
@@ -110,7 +107,7 @@ def _png(fig) -> str:
 
 def _methods(rows: pd.DataFrame) -> list[str]:
     present = set(rows.method)
-    return [m for m in ORDER if m in present] + sorted(present - set(ORDER))
+    return [m for m in METHODS if m in present] + sorted(present - set(METHODS))
 
 
 def _bound(sel: pd.DataFrame, column: str, method: str, default: float) -> float:
