@@ -103,7 +103,9 @@ def bench_flow(args) -> dict:
         gate = sum(v for k, v in steps.items() if k.startswith("gate:"))
         day = {"ds": ds, "wall_seconds": round(wall, 1), "steps": steps, "gate_seconds": round(gate, 1),
                "gate_share": round(gate / wall, 3),
-               "rows_checked": sum(r.rows_in for r in results if r.stage.startswith("gate:"))}
+               "rows_checked": sum(r.rows_in for r in results if r.stage.startswith("gate:")),
+               "gate_steps": {r.stage: {**r.details.get("step_seconds", {}), **r.details.get("table_seconds", {})}
+                              for r in results if r.stage.startswith("gate:")}}
         days.append(day)
         print(f"{ds}: {wall:.1f}s, gate {gate:.1f}s ({100 * gate / wall:.1f}%), "
               f"{day['rows_checked']:,} rows checked", flush=True)

@@ -12,6 +12,8 @@ import contextlib
 import datetime as dt
 import html
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -36,6 +38,7 @@ class GateResult:
     evaluated: int
     rows: int
     failed: list[str] = field(default_factory=list)  # each: the expectation and a sample of bad rows
+    seconds: float = 0.0
 
 
 class GateFailed(TastegraphError):
@@ -55,6 +58,14 @@ def context(settings: Settings):
     ctx = gx.get_context(mode="file", project_root_dir=str(root))
     bars = ctx.variables.progress_bars  # an object when set in this process, a dict once saved
     globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if ctx.variables.config_variables_file_path:
+        # No config variables file (the suites use none). GX would read and parse it on every
+        # access to a setting, dozens a checkpoint run, with module-level ruamel YAML objects
+        # that are not thread-safe: the gate runs checkpoints in threads (see validate_all),
+        # which then parse no YAML at all (measured).
+        ctx.variables.config_variables_file_path = None
+        ctx.variables.save()
+        ctx = gx.get_context(mode="file", project_root_dir=str(root))
     if globally is not False:  # no "Calculating Metrics" bars on the console
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -132,63 +143,107 @@ def _describe(result) -> str:
     return f"{name}: {_sample(result)}"
 
 
-def _run(ctx, table: str, definition, df: DataFrame, ds: str, result_format: str):
-    """One checkpoint run, named after the table and the day. BOOLEAN_ONLY computes only
-    whether each expectation holds (about half the Spark jobs of the default); COMPLETE adds
-    the bad rows, identified by the table's keys."""
-    detail = "" if result_format == "BOOLEAN_ONLY" else "_detail"
-    keys = [k for k in catalog.by_name(table).keys if k in df.columns]
-    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{table}_gate{detail}", validation_definitions=[definition],
-        result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_SIZE,
-                       **({"unexpected_index_column_names": keys} if keys and detail else {})}))
-    run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=f"{table} {ds}"))
-    return next(iter(run.run_results.values()))
+class _Check:
+    """One table's validation in the gate's three phases: GX objects are registered one table
+    at a time (they share a data source and the project's files), the checkpoints of all
+    tables run side by side, and a failing table runs again, row by row, on its own."""
+
+    def __init__(self, ctx, source, settings: Settings, table: str, suite_name: str, df: DataFrame, ds: str):
+        self.ctx, self.table, self.suite_name, self.ds = ctx, table, suite_name, ds
+        self.declared = SUITES[suite_name](settings)
+        self.raw, self.rows = df, 0
+        self.df = flagged(df, self.declared.flags, self.declared.uniques)
+        asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(name=table)
+        self.batch = next((b for b in asset.batch_definitions if b.name == "written"), None) or (
+            asset.add_batch_definition_whole_dataframe("written"))
+        self.checkpoint, self.validation = None, None
+        self.seconds = 0.0
+
+    def count(self) -> None:
+        t0 = time.perf_counter()
+        self.rows = self.raw.count()
+        self.seconds += time.perf_counter() - t0
+
+    def register(self, detailed: bool = False) -> None:
+        """The checkpoint to run: the suite with aggregate checks and BOOLEAN_ONLY results, or
+        (`detailed`) row-level checks with COMPLETE results, naming the bad rows by the table's
+        keys. GX's unique proportion of no rows is 0, so an empty batch takes the row-level checks."""
+        suite = self.declared.detailed if detailed or not self.rows else self.declared.suite
+        result_format = "COMPLETE" if detailed else "BOOLEAN_ONLY"
+        definition = self.ctx.validation_definitions.add_or_update(gx.ValidationDefinition(
+            name=f"{self.table}_written", data=self.batch, suite=self.ctx.suites.add_or_update(suite)))
+        keys = [k for k in catalog.by_name(self.table).keys if k in self.df.columns]
+        self.checkpoint = self.ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"{self.table}_gate{'_detail' if detailed else ''}", validation_definitions=[definition],
+            result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_SIZE,
+                           **({"unexpected_index_column_names": keys} if keys and detailed else {})}))
+
+    def run(self):
+        """Run the registered checkpoint (the run is named after the table and the day)."""
+        t0 = time.perf_counter()
+        run = self.checkpoint.run(batch_parameters={"dataframe": self.df},
+                                  run_id=RunIdentifier(run_name=f"{self.table} {self.ds}"))
+        self.validation = next(iter(run.run_results.values()))
+        self.seconds += time.perf_counter() - t0
+        return self.validation
+
+    def result(self) -> GateResult:
+        v = self.validation
+        return GateResult(table=self.table, suite=self.suite_name, success=bool(v.success), rows=self.rows,
+                          evaluated=len(v.results), failed=[_describe(r) for r in v.results if not r.success],
+                          seconds=round(self.seconds, 2))
 
 
-def validate(ctx, settings: Settings, table: str, suite_name: str, df: DataFrame, ds: str) -> GateResult:
-    """Validate one table's rows with its suite through a checkpoint named after the table;
-    the run is named after the table and the day."""
-    declared = SUITES[suite_name](settings)
-    rows = df.count()
-    df = flagged(df, declared.flags, declared.uniques)
-    source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)  # see validate_all
-    asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(name=table)
-    batch = next((b for b in asset.batch_definitions if b.name == "written"), None) or (
-        asset.add_batch_definition_whole_dataframe("written"))
-
-    def definition(suite: gx.ExpectationSuite):
-        return ctx.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{table}_written", data=batch, suite=ctx.suites.add_or_update(suite)))
-
-    # (GX's unique proportion of no rows is 0: an empty batch takes the row-level checks)
-    validation = _run(ctx, table, definition(declared.suite if rows else declared.detailed), df, ds, "BOOLEAN_ONLY")
-    if not validation.success:  # again, row by row, keeping samples of the bad rows (a failure is rare)
-        validation = _run(ctx, table, definition(declared.detailed), df, ds, "COMPLETE")
-    failed = [_describe(r) for r in validation.results if not r.success]
-    return GateResult(table=table, suite=suite_name, success=bool(validation.success), rows=rows,
-                      evaluated=len(validation.results), failed=failed)
+def _source(ctx):
+    """The project's Spark data source, without GX's caching of every batch (`persist=False`):
+    the stored one when it is so, as replacing it would drop its assets and rewrite
+    great_expectations.yml twice a table to add them back."""
+    try:
+        source = ctx.data_sources.get("tastegraph")
+    except KeyError:
+        source = None
+    if source is None or source.persist:
+        source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)
+    return source
 
 
 def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], ds: str) -> list[GateResult]:
     """Validate every written table (table -> (suite, its written rows)); results for all.
 
-    GX folds a suite's column checks into a few aggregate queries. For a partition or a whole
-    table those re-scan the pruned Parquet columns, which is cheaper than building Spark's
-    in-memory cache of every column first (GX's own batch caching is off). Rows read from a
-    Change Data Feed (the latest change per key, a window over the feed) are cached: computing
-    them once beats recomputing them for every query."""
+    GX folds a suite's column checks into a few aggregate queries (BOOLEAN_ONLY computes only
+    whether each expectation holds, about half the Spark jobs of the default). A failing table
+    runs again row by row, keeping samples of the bad rows (a failure is rare).
+
+    The tables' counts and checkpoints run in threads, as many as the session has cores: each
+    table's queries are short Spark jobs between stretches of driver work (GX's Python, query
+    planning), which another table's jobs fill. GX's objects are registered one table at a time
+    first; each run has its own batch id, validator and result file.
+
+    For a partition or a whole table the queries re-scan the pruned Parquet columns, which is
+    cheaper than building Spark's in-memory cache of every column first (GX's own batch caching
+    is off). Rows read from a Change Data Feed (the latest change per key, a window over the
+    feed) are cached: computing them once beats recomputing them for every query."""
     ctx = context(settings)
-    results = []
-    for table, (suite, df) in frames.items():
-        derived = catalog.by_name(table).written == "changes"
-        batch = df.persist() if derived else df
-        try:
-            results.append(validate(ctx, settings, table, suite, batch, ds))
-        finally:
-            if derived:
-                batch.unpersist()
-    return results
+    source = _source(ctx)
+    cached = [df.persist() for table, (_, df) in frames.items() if catalog.by_name(table).written == "changes"]
+    try:
+        checks = [_Check(ctx, source, settings, table, suite, df, ds) for table, (suite, df) in frames.items()]
+        cores = checks[0].raw.sparkSession.sparkContext.defaultParallelism if checks else 1
+        with ThreadPoolExecutor(max_workers=max(1, min(len(checks), cores)), thread_name_prefix="gate") as pool:
+            # one table runs in this thread: a new Python thread costs a new JVM thread in py4j
+            each = pool.map if len(checks) > 1 else map
+            list(each(_Check.count, checks))
+            for check in checks:
+                check.register()
+            list(each(_Check.run, checks))
+        for check in checks:
+            if not check.validation.success:
+                check.register(detailed=True)
+                check.run()
+        return [check.result() for check in checks]
+    finally:
+        for df in cached:
+            df.unpersist()
 
 
 def raise_if_failed(results: list[GateResult], docs: Path | None = None) -> None:

@@ -20,7 +20,7 @@ from expectations import gate
 from features.definitions import PER_ENTITY, VIEW_TABLES
 from flows import console, serving
 from pipelines.core import catalog, io
-from pipelines.core.runs import StageResult, record_run, record_validation
+from pipelines.core.runs import Laps, StageResult, record_run, record_validation
 from pipelines.core.settings import Settings, load_settings
 from pipelines.core.spark import get_spark
 from pipelines.core.stages import Stage, run_stage
@@ -127,16 +127,22 @@ def gate_task(name: str, ds: str, settings: Settings, run_id: str, written: Stag
     stage = declared(name)
 
     def body() -> StageResult:
+        laps = Laps()
         _reference_views(settings)
+        frames = gate_frames(settings, stage, written, ds, through)
+        laps("read")
         with console.to_log():
-            results = gate.validate_all(settings, gate_frames(settings, stage, written, ds, through), ds)
+            results = gate.validate_all(settings, frames, ds)
+        laps("validate")
         record_validation(get_spark(settings), settings, run_id, ds, results, written.output_versions)
+        laps("record")
         gate.raise_if_failed(results, data_docs_index(settings))  # the run writes the page on its way out
         return StageResult(
             stage=f"gate:{name}", ds=ds, rows_in=sum(r.rows for r in results),
             rows_out=sum(r.rows for r in results if r.success), input_versions=written.output_versions,
             details={"suites": [r.suite for r in results], "rows": {r.table: r.rows for r in results},
-                     "expectations": {r.table: r.evaluated for r in results}},
+                     "expectations": {r.table: r.evaluated for r in results}, "step_seconds": laps.steps,
+                     "table_seconds": {r.table: r.seconds for r in results}},
         )
 
     result = _recorded(settings, run_id, f"gate:{name}", ds, body)

@@ -79,3 +79,26 @@ def test_a_failure_raises_one_error_naming_the_table(check):
     result = check(catalog.PIN_PIN_EDGES, GOOD_EDGES + [("p1", "p9", 3, 0.1, 0.1, 0.1)])
     with pytest.raises(gate.GateFailed, match=r"pin_pin_edges \(pin_pin_edges_v1\): other_pin_id is a known pin"):
         gate.raise_if_failed([result])
+
+
+def test_tables_checked_side_by_side_keep_their_own_results(spark, settings):
+    # validate_all runs the tables' checkpoints in threads: each result, count and sample must
+    # come from its own table's rows
+    settings.lake_root.mkdir(parents=True)
+    frames = {
+        catalog.PIN_PIN_EDGES.name: ("pin_pin_edges_v1", spark.createDataFrame(
+            GOOD_EDGES + [("p1", "p9", 3, 0.1, 0.1, 0.1)], catalog.PIN_PIN_EDGES.schema)),
+        catalog.GRAPH_NODES.name: ("graph_nodes_v1", spark.createDataFrame(
+            [("board", "b_public", 2, None, None), ("pin", "p1", 3, None, None)], catalog.GRAPH_NODES.schema)),
+        catalog.RELATED_PINS.name: ("related_pins_v1", spark.createDataFrame([], catalog.RELATED_PINS.schema)),
+    }
+    known_pins = spark.createDataFrame([("p1",), ("p2",), ("p3",)], "pin_id string")
+    with gate.reference_views(known_pins, spark.createDataFrame([("b_secret",)], "board_id string")):
+        results = gate.validate_all(settings, frames, "2026-01-01")
+    assert [(r.table, r.success, r.rows) for r in results] == [
+        ("pin_pin_edges", False, 4), ("graph_nodes", True, 2), ("related_pins", True, 0)]
+    assert [f.split(":")[0] for f in results[0].failed] == ["other_pin_id is a known pin"]
+    assert '"other_pin_id": "p9"' in results[0].failed[0], results[0].failed
+    stored = gate.context(settings).validation_results_store.get_all()
+    assert sorted((r.suite_name, r.success) for r in stored) == [
+        ("graph_nodes_v1", True), ("pin_pin_edges_v1", False), ("pin_pin_edges_v1", False), ("related_pins_v1", True)]
