@@ -194,19 +194,6 @@ class _Check:
                           seconds=round(self.seconds, 2))
 
 
-def _source(ctx):
-    """The project's Spark data source, without GX's caching of every batch (`persist=False`):
-    the stored one when it is so, as replacing it would drop its assets and rewrite
-    great_expectations.yml twice a table to add them back."""
-    try:
-        source = ctx.data_sources.get("tastegraph")
-    except KeyError:
-        source = None
-    if source is None or source.persist:
-        source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)
-    return source
-
-
 def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], ds: str) -> list[GateResult]:
     """Validate every written table (table -> (suite, its written rows)); results for all.
 
@@ -224,7 +211,7 @@ def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], d
     is off). Rows read from a Change Data Feed (the latest change per key, a window over the
     feed) are cached: computing them once beats recomputing them for every query."""
     ctx = context(settings)
-    source = _source(ctx)
+    source = ctx.data_sources.add_or_update_spark(name="tastegraph", persist=False)
     cached = [df.persist() for table, (_, df) in frames.items() if catalog.by_name(table).written == "changes"]
     try:
         checks = [_Check(ctx, source, settings, table, suite, df, ds) for table, (suite, df) in frames.items()]
