@@ -178,14 +178,13 @@ class _Check:
             result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_SIZE,
                            **({"unexpected_index_column_names": keys} if keys and detailed else {})}))
 
-    def run(self):
+    def run(self) -> None:
         """Run the registered checkpoint (the run is named after the table and the day)."""
         t0 = time.perf_counter()
         run = self.checkpoint.run(batch_parameters={"dataframe": self.df},
                                   run_id=RunIdentifier(run_name=f"{self.table} {self.ds}"))
         self.validation = next(iter(run.run_results.values()))
         self.seconds += time.perf_counter() - t0
-        return self.validation
 
     def result(self) -> GateResult:
         v = self.validation
@@ -216,9 +215,10 @@ def validate_all(settings: Settings, frames: dict[str, tuple[str, DataFrame]], d
     try:
         checks = [_Check(ctx, source, settings, table, suite, df, ds) for table, (suite, df) in frames.items()]
         cores = checks[0].raw.sparkSession.sparkContext.defaultParallelism if checks else 1
-        with ThreadPoolExecutor(max_workers=max(1, min(len(checks), cores)), thread_name_prefix="gate") as pool:
-            # one table runs in this thread: a new Python thread costs a new JVM thread in py4j
-            each = pool.map if len(checks) > 1 else map
+        workers = min(len(checks), cores)
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="gate") as pool:
+            # with one worker, run in this thread: a new Python thread costs a new JVM thread in py4j
+            each = pool.map if workers > 1 else map
             list(each(_Check.count, checks))
             for check in checks:
                 check.register()
