@@ -171,6 +171,24 @@ def test_later_day_redelivery_counted_once_and_board_turned_secret_removed(spark
     assert boards == ["b3"]
 
 
+def test_lines_are_numbered_within_their_own_file(spark, settings):
+    """Small files share a read partition; each file's lines still count from 1, in file order."""
+    write_raw(settings, "events", DS, [ev("a1", "impression"), "not json", ev("a3", "click")])
+    write_raw(settings, "events", DS, [ev("b1", "impression")], name="part-00001.jsonl.gz")
+    write_raw(settings, "events", DS, ["{", ev("c2", "closeup"), ev("c3", "closeup"), "}"],
+              name="part-00002.jsonl.gz")
+    run(spark, settings.replace(quarantine_max_share=1.0), "ingest", DS)
+    where = F.regexp_extract("source_file", r"part-0000([0-9])", 1)
+    placed = {(r["file"], r["line_number"], r["event_id"] or r["reason"])
+              for table in (catalog.BRONZE_EVENTS, catalog.QUARANTINE)
+              for r in io.read_table(spark, table, settings).select(
+                  where.alias("file"), "line_number",
+                  F.col("event_id") if table is catalog.BRONZE_EVENTS else F.lit(None).alias("event_id"),
+                  F.lit(None).alias("reason") if table is catalog.BRONZE_EVENTS else "reason").collect()}
+    assert placed == {("0", 1, "a1"), ("0", 2, "malformed_json"), ("0", 3, "a3"), ("1", 1, "b1"),
+                      ("2", 1, "malformed_json"), ("2", 2, "c2"), ("2", 3, "c3"), ("2", 4, "malformed_json")}
+
+
 def test_quarantine_share_above_threshold_fails_with_top_reasons(spark, settings):
     _write_day(settings)
     with pytest.raises(QuarantineThresholdError, match=r"events:missing_required_field \(2\)"):

@@ -429,25 +429,23 @@ def _glob_escaped(path: str) -> str:
 
 def read_raw_lines(spark: SparkSession, days: Sequence[RawDay]) -> DataFrame:
     """The lines of one stream over some days: value (the line's bytes as a string, not
-    validated), source_file, line_number (1-based), ds (the date of the file's folder). Lines
-    end at \\n only; whole files are read by Spark in one scan, the complete lines of damaged
-    files come from `raw_files.inspect`."""
+    validated), source_file, line_number, ds (the date of the file's folder). Lines end at \\n
+    only; whole files are read by Spark in one scan, the complete lines of damaged files come
+    from `raw_files.inspect`.
+
+    line_number is 1-based for the salvaged lines of damaged files, and null for the lines of
+    whole files: gzip files are not splittable, so one task reads a whole file, in order, and
+    whoever maps the partitions numbers its lines as they stream by
+    (`raw_lines.batch_checker`). Numbering them here in Spark would take a second pass over
+    every file (the first row id of each file is an aggregate over all of its lines)."""
     schema = "value string, source_file string, line_number long, ds date"
     frames = []
     whole = [_glob_escaped(p) for day in days if day.whole_bytes for p in day.whole]
     if whole:
-        lines = spark.read.option("lineSep", "\n").text(whole).select(
-            F.col("value"),
-            F.url_decode(F.col("_metadata.file_path")).alias("source_file"),
-            F.monotonically_increasing_id().alias("_row"),
-        )
-        # gzip files are not splittable, so a file is read in order by one task: row ids are
-        # consecutive within a file and the line number is the offset from the file's first id.
-        # The first ids are a tiny aggregate, broadcast back: the lines themselves never shuffle.
-        firsts = lines.groupBy("source_file").agg(F.min("_row").alias("_first"))
-        folder_date = F.to_date(F.regexp_extract("source_file", r"/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]*$", 1))
-        frames.append(lines.join(F.broadcast(firsts), on="source_file", how="inner").select(
-            "value", "source_file", (F.col("_row") - F.col("_first") + 1).alias("line_number"),
+        source_file = F.url_decode(F.col("_metadata.file_path"))
+        folder_date = F.to_date(F.regexp_extract(source_file, r"/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]*$", 1))
+        frames.append(spark.read.option("lineSep", "\n").text(whole).select(
+            "value", source_file.alias("source_file"), F.lit(None).cast("long").alias("line_number"),
             folder_date.alias("ds")))
     salvaged = [(line, f"file:{damage.path}", number, dt.date.fromisoformat(day.ds))
                 for day in days for damage in day.damaged for number, line in enumerate(damage.lines, start=1)]

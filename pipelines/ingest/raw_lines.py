@@ -396,16 +396,20 @@ def checked_row(checker: LineChecker, raw: bytes, line_number: int) -> tuple:
 def batch_checker(stream: str, earliest: dt.date) -> Callable[[Iterator], Iterator]:
     """A mapInArrow function: Arrow batches of (value bytes, source_file, line_number, ds) ->
     batches of `checked_schema(stream)`, each line checked against its own file date (one
-    checker per date: a history backfill reads many). Rows are built as tuples and turned
-    into columns with one zip, the cheapest way from Python values to Arrow arrays."""
+    checker per date: a history backfill reads many). A null line_number is a line of a whole
+    file, numbered here in the order the partition streams it (`io.read_raw_lines`: one task
+    reads a whole gzip file, in order). Rows are built as tuples and turned into columns with
+    one zip, the cheapest way from Python values to Arrow arrays."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = to_arrow_schema(checked_schema(stream), timezone="UTC")
-    computed = schema.names[:-3]  # all but source_file, line_number and ds, which pass through
+    computed = schema.names[:-3]  # all but source_file, line_number and ds
+    line_type = schema.field("line_number").type
 
     def run(batches: Iterator) -> Iterator:
         checkers: dict[dt.date, LineChecker] = {}
+        lines_seen: dict[str, int] = {}
 
         def checker(day: dt.date) -> LineChecker:
             if day not in checkers:
@@ -413,14 +417,29 @@ def batch_checker(stream: str, earliest: dt.date) -> Callable[[Iterator], Iterat
             return checkers[day]
 
         for batch in batches:
+            numbers = batch.column(2).to_pylist()
+            if batch.column(2).null_count:
+                numbers = _numbered(batch.column(1).to_pylist(), numbers, lines_seen)
             rows = [checked_row(checker(day), raw, number) for raw, number, day in
-                    zip(batch.column(0).to_pylist(), batch.column(2).to_pylist(), batch.column(3).to_pylist())]
+                    zip(batch.column(0).to_pylist(), numbers, batch.column(3).to_pylist())]
             columns = list(zip(*rows)) if rows else [()] * len(computed)
             arrays = [pa.array(values, type=schema.field(name).type) for name, values in zip(computed, columns)]
-            yield pa.RecordBatch.from_arrays([*arrays, batch.column(1), batch.column(2), batch.column(3)],
-                                             schema=schema)
+            yield pa.RecordBatch.from_arrays([*arrays, batch.column(1), pa.array(numbers, type=line_type),
+                                              batch.column(3)], schema=schema)
 
     return run
+
+
+def _numbered(files: list[str], numbers: list[int | None], lines_seen: dict[str, int]) -> list[int]:
+    """Line numbers for a batch: a null is the next line of its file (`lines_seen` counts the
+    lines of each file streamed so far)."""
+    out = []
+    for file, number in zip(files, numbers):
+        if number is None:
+            number = lines_seen.get(file, 0) + 1
+            lines_seen[file] = number
+        out.append(number)
+    return out
 
 
 def parsed_lines(lines: DataFrame, stream: str, ingested_at: dt.datetime, earliest: dt.date) -> DataFrame:
