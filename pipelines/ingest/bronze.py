@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -62,6 +63,9 @@ def damaged_file_rows(spark: SparkSession, days: list[raw_files.RawDay], ingeste
     return spark.createDataFrame(rows, catalog.QUARANTINE.schema)
 
 
+STREAMS = ("boards", "pins", "events")
+
+
 @dataclass
 class StreamBatch:
     """One stream of one day (or of each day of a range) after bronze and quarantine are
@@ -100,31 +104,52 @@ def _listed(settings: Settings, stream: str, ds: str) -> raw_files.RawDay:
     return day
 
 
-def ingest_stream(spark: SparkSession, settings: Settings, stream: str, days: list[str],
-                  ingested_at: dt.datetime, laps: Laps) -> StreamBatch:
-    """Raw -> bronze + quarantine for one stream over a contiguous run of days (one day, or a
-    history backfill's range, in one scan); the parsed lines stay cached."""
-    listed = [_listed(settings, stream, ds) for ds in days]
-    laps(f"{stream}_files")
+def _bronze(spark: SparkSession, settings: Settings, stream: str, listed: list[raw_files.RawDay],
+            ingested_at: dt.datetime) -> DataFrame:
+    """Raw -> bronze for one stream; returns its parsed lines, cached. The bronze write parses
+    every line once and fills the cache; the rest of the ingest reads the cache."""
     parsed = parsed_lines(io.read_raw_lines(spark, listed), stream, ingested_at,
                           settings.earliest_event_date).persist()
-    # The bronze write parses every line once and fills the cache; the rest reads the cache.
-    io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings, io.days_predicate(days))
-    laps(f"{stream}_parse_bronze")
-    quarantined = quarantine_rows(parsed, stream)
-    if any(day.damaged for day in listed):
-        quarantined = quarantined.unionByName(damaged_file_rows(spark, listed, ingested_at))
-    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, f"stream = '{stream}' AND {io.days_predicate(days)}")
-    by_day = {day.ds: StreamCounts(skipped_files=[name if len(days) == 1 else f"dt={day.ds}/{name}"
-                                                  for name in day.skipped]) for day in listed}
-    for row in parsed.groupBy("ds", "reason").agg(F.count("*").alias("n")).collect():
-        by_day[row["ds"].isoformat()].by_reason[row["reason"] or "accepted"] = row["n"]
-    for day in listed:
+    io.overwrite_where(bronze_rows(parsed), catalog.BRONZE_BY_STREAM[stream], settings,
+                       io.days_predicate([day.ds for day in listed]))
+    return parsed
+
+
+def ingest_streams(spark: SparkSession, settings: Settings, days: list[str], ingested_at: dt.datetime,
+                   laps: Laps) -> dict[str, StreamBatch]:
+    """Raw -> bronze + quarantine for every stream over a contiguous run of days (one day, or a
+    history backfill's range, in one scan per stream); the parsed lines stay cached. One
+    quarantine write and one count cover all three streams (each write and job has a fixed
+    cost of its own, which is most of the time of a small day)."""
+    listed = {stream: [_listed(settings, stream, ds) for ds in days] for stream in STREAMS}
+    laps("files")
+    parsed: dict[str, DataFrame] = {}
+    try:
+        for stream in STREAMS:
+            parsed[stream] = _bronze(spark, settings, stream, listed[stream], ingested_at)
+            laps(f"{stream}_parse_bronze")
+    except BaseException:
+        for frame in parsed.values():
+            frame.unpersist()
+        raise
+    quarantined = reduce(DataFrame.unionByName, [quarantine_rows(parsed[stream], stream) for stream in STREAMS])
+    damaged = [day for stream in STREAMS for day in listed[stream] if day.damaged]
+    if damaged:
+        quarantined = quarantined.unionByName(damaged_file_rows(spark, damaged, ingested_at))
+    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, io.days_predicate(days))
+    by_day = {stream: {day.ds: StreamCounts(skipped_files=[name if len(days) == 1 else f"dt={day.ds}/{name}"
+                                                           for name in day.skipped]) for day in listed[stream]}
+              for stream in STREAMS}
+    outcomes = reduce(DataFrame.unionByName, [parsed[stream].select(F.lit(stream).alias("stream"), "ds", "reason")
+                                              for stream in STREAMS])
+    for row in outcomes.groupBy("stream", "ds", "reason").agg(F.count("*").alias("n")).collect():
+        by_day[row["stream"]][row["ds"].isoformat()].by_reason[row["reason"] or "accepted"] = row["n"]
+    for day in damaged:
         for damage in day.damaged:
-            counts = by_day[day.ds].by_reason
+            counts = by_day[day.stream][day.ds].by_reason
             counts[damage.reason] = counts.get(damage.reason, 0) + 1
-    laps(f"{stream}_quarantine")
-    return StreamBatch(by_day, parsed)
+    laps("quarantine")
+    return {stream: StreamBatch(by_day[stream], parsed[stream]) for stream in STREAMS}
 
 
 def check_quarantine_share(counts: dict[str, StreamCounts], max_share: float, ds: str) -> None:

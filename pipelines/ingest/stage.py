@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 
 from pipelines.core.stages import StageContext, StageOutput
-from pipelines.ingest.bronze import StreamBatch, check_quarantine_share, ingest_stream, summary
+from pipelines.ingest.bronze import check_quarantine_share, ingest_streams, summary
 from pipelines.ingest.silver import write_silver
 
 log = logging.getLogger(__name__)
@@ -18,10 +18,7 @@ def run(ctx: StageContext) -> StageOutput:
     checked before anything reaches silver."""
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     days = ctx.days()
-    batches: dict[str, StreamBatch] = {}
-    for stream in ("boards", "pins", "events"):
-        batches[stream] = ingest_stream(ctx.spark, ctx.settings, stream, days, ingested_at, ctx.laps)
-        log.info("ingest %s %s: %s", ctx.ds, stream, batches[stream].counts.by_reason)
+    batches = ingest_streams(ctx.spark, ctx.settings, days, ingested_at, ctx.laps)
     counts = {stream: batch.counts for stream, batch in batches.items()}
     log.info("ingest %s: %s", ctx.ds, summary(counts))
     try:
