@@ -114,9 +114,35 @@ def bench_flow(args) -> dict:
     return {"generated": gen, "days": days}
 
 
+def checker_cost(raw: Path, ds: str, lines: int = 100_000) -> dict:
+    """Microseconds a line of the contract checker, in this process without Spark: the exact
+    path alone, and the fast path with the exact one behind it (what the ingest runs); medians
+    of 3 over the first lines of the day's first events file."""
+    import gzip
+
+    from pipelines.ingest.raw_lines import LineChecker, checked_row, exact_row
+
+    first = sorted((raw / "events" / f"dt={ds}").glob("*.jsonl.gz"))[0]
+    with gzip.open(first) as fh:
+        sample = [line.rstrip(b"\n") for _, line in zip(range(lines), fh)]
+    checker = LineChecker("events", dt.date.fromisoformat(ds), dt.date(1995, 1, 1))
+    cost = {}
+    for name, row in (("exact", exact_row), ("fast_then_exact", checked_row)):
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for number, line in enumerate(sample, start=1):
+                row(checker, line, number)
+            times.append(time.perf_counter() - t0)
+        cost[name] = round(statistics.median(times) / len(sample) * 1e6, 2)
+    print(f"checker, us a line over {len(sample):,} event lines of {ds}: {cost}", flush=True)
+    return cost
+
+
 def bench_ingest(args) -> dict:
     raw, cfg, gen = _raw(args)
     days = dates(cfg)[:2]
+    checker = checker_cost(raw, days[-1])
     runs = []
     for rep in range(args.repeat):
         lake = OUT / "lake-ingest"
@@ -156,7 +182,7 @@ def bench_ingest(args) -> dict:
     print("\nmedians per day:")
     for ds, m in medians.items():
         print(f"  {ds}: {json.dumps(m)}")
-    return {"generated": gen, "runs": runs, "medians": medians}
+    return {"generated": gen, "checker_us_per_line": checker, "runs": runs, "medians": medians}
 
 
 class _Sampler:

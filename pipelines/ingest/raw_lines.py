@@ -6,7 +6,9 @@ contract reads top to bottom in one place and is tested without Spark. Spark run
 Arrow batches (`mapInArrow`), one call per batch. Why not Spark's built-in functions: its JSON
 reader casts and is lenient (single quotes, NaN, trailing content, duplicate names), and its
 strict variant parser plus a type check per field cost 1.6x the old lenient ingest on a
-1M-event day (measured; BENCHMARKS.md), while this path costs about what the lenient one did.
+1M-event day (measured; BENCHMARKS.md). The common line first takes `_FastPath`, a typed
+decode in C that accepts only a strict subset of the contract (4.9 us a line where the exact
+path takes 12.0: `make bench BENCH_ARGS=ingest`); every other line takes the exact path.
 
 Parsing is `json.loads`, which is RFC 8259 and rejects trailing content itself ("Extra data"),
 but for three things it allows and that are refused here: NaN/Infinity (parse_constant),
