@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from pipelines.ingest.raw_lines import LineChecker
-from tests.contract_corpus import CASES, E, P
+from tests.contract_corpus import CASES, B, E, P, q
 
 CHECKERS = {s: LineChecker(s, dt.date(2026, 3, 10), dt.date(1995, 1, 1)) for s in ("events", "pins", "boards")}
 
@@ -45,6 +45,7 @@ FAST_EDGES = [  # lines where a float or a decoder could disagree with the rules
     ("events", E(set={"event_time": '"2026-03-12T00:00:00Z"'})),
     ("events", E(set={"user_agent": '"a:b" , "user_id" : "u2"'})),
     ("events", E(set={"user_id": '"u1"', "pin_id": "null"})),
+    ("boards", B(set={"name": q("\U0001F600" * 4096)})), ("boards", B(set={"name": q("\u00e9" * 4097)})),
     ("events", b"\xef\xbb\xbf" + E().encode()), ("events", E().encode() + b"\r"), ("events", E() + " "),
 ]
 

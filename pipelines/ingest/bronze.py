@@ -118,9 +118,9 @@ def _bronze(spark: SparkSession, settings: Settings, stream: str, listed: list[r
 def ingest_streams(spark: SparkSession, settings: Settings, days: list[str], ingested_at: dt.datetime,
                    laps: Laps) -> dict[str, StreamBatch]:
     """Raw -> bronze + quarantine for every stream over a contiguous run of days (one day, or a
-    history backfill's range, in one scan per stream); the parsed lines stay cached. One
-    quarantine write and one count cover all three streams (each write and job has a fixed
-    cost of its own, which is most of the time of a small day)."""
+    history backfill's range, in one scan per stream); the parsed lines stay cached (dropped
+    again if anything here fails). One quarantine write and one count cover all three streams
+    (each write and job has a fixed cost of its own, which is most of the time of a small day)."""
     listed = {stream: [_listed(settings, stream, ds) for ds in days] for stream in STREAMS}
     laps("files")
     parsed: dict[str, DataFrame] = {}
@@ -128,15 +128,24 @@ def ingest_streams(spark: SparkSession, settings: Settings, days: list[str], ing
         for stream in STREAMS:
             parsed[stream] = _bronze(spark, settings, stream, listed[stream], ingested_at)
             laps(f"{stream}_parse_bronze")
+        damaged = [day for stream in STREAMS for day in listed[stream] if day.damaged]
+        quarantined = reduce(DataFrame.unionByName, [quarantine_rows(parsed[s], s) for s in STREAMS])
+        if damaged:
+            quarantined = quarantined.unionByName(damaged_file_rows(spark, damaged, ingested_at))
+        io.overwrite_where(quarantined, catalog.QUARANTINE, settings, io.days_predicate(days))
+        by_day = _counts(days, listed, parsed)
     except BaseException:
         for frame in parsed.values():
             frame.unpersist()
         raise
-    quarantined = reduce(DataFrame.unionByName, [quarantine_rows(parsed[stream], stream) for stream in STREAMS])
-    damaged = [day for stream in STREAMS for day in listed[stream] if day.damaged]
-    if damaged:
-        quarantined = quarantined.unionByName(damaged_file_rows(spark, damaged, ingested_at))
-    io.overwrite_where(quarantined, catalog.QUARANTINE, settings, io.days_predicate(days))
+    laps("quarantine")
+    return {stream: StreamBatch(by_day[stream], parsed[stream]) for stream in STREAMS}
+
+
+def _counts(days: list[str], listed: dict[str, list[raw_files.RawDay]],
+            parsed: dict[str, DataFrame]) -> dict[str, dict[str, StreamCounts]]:
+    """Lines by outcome per stream and day (one Spark job for all streams), damaged files
+    counted under their reason, and the files each day skipped."""
     by_day = {stream: {day.ds: StreamCounts(skipped_files=[name if len(days) == 1 else f"dt={day.ds}/{name}"
                                                            for name in day.skipped]) for day in listed[stream]}
               for stream in STREAMS}
@@ -144,12 +153,12 @@ def ingest_streams(spark: SparkSession, settings: Settings, days: list[str], ing
                                               for stream in STREAMS])
     for row in outcomes.groupBy("stream", "ds", "reason").agg(F.count("*").alias("n")).collect():
         by_day[row["stream"]][row["ds"].isoformat()].by_reason[row["reason"] or "accepted"] = row["n"]
-    for day in damaged:
-        for damage in day.damaged:
-            counts = by_day[day.stream][day.ds].by_reason
-            counts[damage.reason] = counts.get(damage.reason, 0) + 1
-    laps("quarantine")
-    return {stream: StreamBatch(by_day[stream], parsed[stream]) for stream in STREAMS}
+    for stream in STREAMS:
+        for day in listed[stream]:
+            for damage in day.damaged:
+                counts = by_day[stream][day.ds].by_reason
+                counts[damage.reason] = counts.get(damage.reason, 0) + 1
+    return by_day
 
 
 def check_quarantine_share(counts: dict[str, StreamCounts], max_share: float, ds: str) -> None:
