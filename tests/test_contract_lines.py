@@ -64,8 +64,7 @@ def test_the_fast_path_accepts_only_what_the_exact_path_accepts_with_the_same_ro
 def test_the_fast_path_takes_the_common_lines():
     from pipelines.ingest.raw_lines import exact_row
 
-    common = [(s, c[2]) for s, c in ((c[0], c) for c in CASES) if c[1] in ("base_click", "base_pin", "base_board",
-                                                                           "save_ok", "all_optionals")]
+    common = [(c[0], c[2]) for c in CASES if c[1] in ("base_click", "base_pin", "base_board", "save_ok", "all_optionals")]
     common += [("pins", P(set={"price": "12.5", "interests": '[{"interest":"a","score":0.5}]'}).encode())]
     assert len(common) == 6
     for stream, raw in common:

@@ -159,3 +159,26 @@ def test_content_stage_encodes_through_beam_and_explains_a_pin_without_content(s
 def test_bad_embedding_settings_name_the_setting(name, value, named):
     with pytest.raises(SettingsError, match=named):
         load_settings(env={f"TASTEGRAPH_{name.upper()}": value})
+
+
+def test_batched_clustering_keeps_a_user_whose_rows_span_batches_together():
+    import pyarrow as pa
+
+    ids, vecs, weights = _two_tastes()
+    users = ["u1"] * 2 + ["u2"] * len(ids) + ["u3"]
+    pins = ids[:2] + ids + ids[:1]
+    table = pa.table({"user_id": users, "pin_id": pins,
+                      "embedding": pa.array([list(v) for v in np.concatenate([vecs[:2], vecs, vecs[:1]])],
+                                            type=pa.list_(pa.float32())),
+                      "weight": np.concatenate([weights[:2], weights, weights[:1]])})
+    # u2's rows are split over three batches, and one batch is empty
+    batches = [table.slice(0, 3), table.slice(3, 0), table.slice(3, 2), table.slice(5)]
+    out = pa.Table.from_batches(list(interests._clusters_of(5, 0.5)(b.to_batches()[0] if b.num_rows else
+                                                                    pa.RecordBatch.from_pylist([], schema=table.schema)
+                                                                    for b in batches)))
+    got = sorted((r["user_id"], r["cluster"], r["medoid_pin_id"], r["pins"]) for r in out.to_pylist())
+    expected = sorted((user, rank, pin, n) for user, (p, v, w) in
+                      {"u1": (ids[:2], vecs[:2], weights[:2]), "u2": (ids, vecs, weights),
+                       "u3": (ids[:1], vecs[:1], weights[:1])}.items()
+                      for rank, pin, _, _, n in interests.cluster_user(p, v, w, 5, 0.5))
+    assert got == expected and {u for u, *_ in got} == {"u1", "u2", "u3"}

@@ -61,10 +61,15 @@ def cluster_user(pin_ids: list[str], vecs: np.ndarray, weights: np.ndarray, max_
             in enumerate(clusters[:max_clusters], start=1)]
 
 
+def _group_starts(users: np.ndarray) -> np.ndarray:
+    """The first row of each run of equal users."""
+    return np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+
+
 def _embedding_matrix(column) -> np.ndarray:
     """An Arrow list<float> column -> an (n, dim) float32 matrix (rows of one length, as the
     fused table's are; otherwise row by row)."""
-    vectors = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    vectors = column.combine_chunks()
     lengths = np.diff(np.asarray(vectors.offsets))
     if len(lengths) and (lengths == lengths[0]).all():
         return vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(vectors), lengths[0])
@@ -82,7 +87,7 @@ def _clusters_of(max_clusters: int, distance: float):
 
     def clusters(rows: pa.Table) -> pa.RecordBatch:
         users = rows.column("user_id").to_numpy(zero_copy_only=False)
-        starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+        starts = _group_starts(users)
         pin_ids = rows.column("pin_id").to_pylist()
         vecs = _embedding_matrix(rows.column("embedding"))
         weights = rows.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
@@ -103,8 +108,7 @@ def _clusters_of(max_clusters: int, distance: float):
             rows = pa.Table.from_batches([batch])
             if carry is not None:
                 rows = pa.concat_tables([carry, rows])
-            users = rows.column("user_id").to_numpy(zero_copy_only=False)
-            last = int(np.flatnonzero(np.r_[True, users[1:] != users[:-1]])[-1])
+            last = int(_group_starts(rows.column("user_id").to_numpy(zero_copy_only=False))[-1])
             if last:
                 yield clusters(rows.slice(0, last))
             carry = rows.slice(last)

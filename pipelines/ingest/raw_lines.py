@@ -231,9 +231,9 @@ class _FastPath:
     the timestamp form, known event types, schema_version 1, no null, no unknown field), and
     a few rules are checked after it: ids of ASCII letters, digits, _ and - only (never shaped
     like an IP address), the time range, a pin or board that the event type needs, numbers and
-    annotations. `row` gives the line's row
-    when the line is certainly accepted, else None: then the exact path (`LineChecker.check`)
-    checks it, and it alone says why a line is refused. A test holds the two paths to the same
+    annotations. `row` gives the line's row when the line is certainly accepted, else None:
+    then the exact path (`LineChecker.check`) checks it, and it alone says why a line is
+    refused. A test holds the two paths to the same
     rows on every line of the hostile corpus.
 
     msgspec keeps the last of two equal names, so duplicates are found by colons, as in
@@ -255,8 +255,7 @@ class _FastPath:
             fields.append((name, kind) if f.required else (name, kind, None))
         struct = msgspec.defstruct(f"Fast{checker.stream.title()}", fields, kw_only=True, forbid_unknown_fields=True)
         self.decoder = msgspec.json.Decoder(struct)
-        columns = [name for name, _ in checker.columns]
-        positions = {name: i for i, name in enumerate(columns)}
+        positions = {name: i for i, (name, _) in enumerate(checker.columns)}
         self.strings = itemgetter(*[positions[f.name] for f in checker.fields if f.kind in ("id", "text", "time", "enum")])
         self.ids = itemgetter(*[positions[f.name] for f in checker.fields if f.kind == "id"])
         self.times = [positions[f.name] for f in checker.fields if f.kind == "time"]
