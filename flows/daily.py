@@ -20,7 +20,7 @@ from expectations import gate
 from features.definitions import PER_ENTITY, VIEW_TABLES
 from flows import console, serving
 from pipelines.core import catalog, io
-from pipelines.core.runs import Laps, StageResult, record_run, record_validation
+from pipelines.core.runs import Laps, StageResult, record_run, record_validation, records_in_background
 from pipelines.core.settings import Settings, load_settings
 from pipelines.core.spark import get_spark
 from pipelines.core.stages import Stage, run_stage
@@ -199,16 +199,17 @@ def _every_stage(settings: Settings, first: str, last: str) -> list[StageResult]
     through = last if last != first else None
     results: list[StageResult] = []
     gated: dict[str, int] = {}
-    try:
-        for stage in STAGES:
-            ds, upto = (first, through) if stage.takes_range else (last, None)
-            written = run(stage.name, ds, settings, run_id, through=upto)
-            checked = check(stage.name, ds, settings, run_id, written, upto)
-            gated.update(checked.details["rows"])
-            results += [written, checked]
-    finally:
-        end_of_gates(settings)
-    results.append(materialize(first, settings, run_id, gated, through=through))
+    with records_in_background():
+        try:
+            for stage in STAGES:
+                ds, upto = (first, through) if stage.takes_range else (last, None)
+                written = run(stage.name, ds, settings, run_id, through=upto)
+                checked = check(stage.name, ds, settings, run_id, written, upto)
+                gated.update(checked.details["rows"])
+                results += [written, checked]
+        finally:
+            end_of_gates(settings)
+        results.append(materialize(first, settings, run_id, gated, through=through))
     return results
 
 

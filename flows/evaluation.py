@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from flows.daily import _configured, _run_id, end_of_gates
 from pipelines.core import catalog, io
-from pipelines.core.runs import StageResult
+from pipelines.core.runs import StageResult, records_in_background
 from pipelines.core.settings import Settings, TastegraphError, load_settings
 from pipelines.core.spark import get_spark
 from pipelines.evaluation import report
@@ -82,9 +82,10 @@ def evaluate(ds: str | None = None, lake_root: str | None = None, config_file: s
     ds = dt.date.fromisoformat(ds).isoformat() if ds else latest_event_date(settings)
     run, check, _ = _configured(settings)
     run_id = _run_id()
-    try:
-        written = run("evaluate", ds, settings, run_id)
-        checked = check("evaluate", ds, settings, run_id, written)
-    finally:
-        end_of_gates(settings)
+    with records_in_background():
+        try:
+            written = run("evaluate", ds, settings, run_id)
+            checked = check("evaluate", ds, settings, run_id, written)
+        finally:
+            end_of_gates(settings)
     return [written, checked]

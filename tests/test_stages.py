@@ -3,10 +3,11 @@ stage, and reads of undeclared tables refused."""
 import dataclasses
 import datetime as dt
 import json
+import threading
 
 import pytest
 
-from pipelines.core import catalog, io
+from pipelines.core import catalog, io, runs
 from pipelines.core.settings import load_settings
 from pipelines.core.stages import Stage, StageOutput, run_stage
 from pipelines.registry import ALL_STAGES, STAGES
@@ -86,6 +87,19 @@ def test_versions_and_rows_written_come_from_the_delta_log_as_delta_reports_them
     assert io.upsert(spark.createDataFrame(rows_, table.schema), table, settings, newer="true") == 2  # 1 new, 1 updated
     history = DeltaTable.forPath(spark, table.path(settings)).history(1).first()
     assert io.table_version(spark, table, settings) == history["version"] >= 1
+    # The newest commit carrying a metadata field, as Delta's own history reports it.
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    for metadata in ('{"mark": 1}', None, '{"mark": 5}', "not json", '{"other": 2}', "[3]"):
+        if metadata:
+            spark.conf.set(key, metadata)
+        io.append(spark.createDataFrame(rows_[:1], table.schema), table, settings)
+        spark.conf.unset(key)
+    carried = [(r["version"], json.loads(r["userMetadata"])["mark"]) for r in DeltaTable.forPath(
+        spark, table.path(settings)).history().collect() if (r["userMetadata"] or "").startswith('{"mark"')]
+    assert io.last_commit_metadata(spark, table, settings, "mark") == carried[0][1] == 5
+    assert io.last_commit_metadata(spark, table, settings, "other") == 2
+    assert io.last_commit_metadata(spark, table, settings, "absent") is None
+    assert io.last_commit_metadata(spark, catalog.GRAPH_EDGES, settings, "mark") is None  # no table
 
 
 def test_written_rows_of_a_change_feed_are_each_keys_latest_row(spark, settings):
@@ -121,3 +135,47 @@ def test_written_rows_of_a_change_feed_are_each_keys_latest_row(spark, settings)
     io.overwrite_where(edges({"p1": 4}).unionByName(edges({"p1": 5})), table, settings, where)
     assert written(third, io.table_version(spark, table, settings)) == [("p1", 4), ("p1", 5)]
     assert written(first, io.table_version(spark, table, settings)) == [("p1", 4), ("p1", 5)]
+
+
+def test_ops_records_in_background_are_written_in_order_before_the_block_ends(spark, graph_lake):
+    """Inside records_in_background a record returns before its append (here held until
+    released); leaving the block writes every record in order, also when the block raises
+    (a failed step's row is there when its error reaches the caller)."""
+    started = dt.datetime(2026, 1, 1, 12)
+    release = threading.Event()
+    calls: list[str] = []
+    before = io.table_version(spark, catalog.PIPELINE_RUNS, graph_lake)
+    with runs.records_in_background():
+        runs._record(lambda: (release.wait(30), calls.append("held")))
+        for i in range(3):
+            runs.record_run(spark, graph_lake, "bg-run", runs.StageResult(stage=f"bg{i}", ds=DS, rows_in=i),
+                            "success", started)
+        assert calls == []  # the flow went on while the first append waited
+        release.set()
+    assert calls == ["held"]
+    with pytest.raises(ValueError, match="step broke"):
+        with runs.records_in_background():
+            runs.record_run(spark, graph_lake, "bg-run", runs.StageResult(stage="bg3", ds=DS), "failed", started,
+                            message="step broke")
+            raise ValueError("step broke")
+    # One commit per record, in the order recorded: version before + k holds the first k.
+    for k in range(1, 5):
+        at = io.read_table(spark, catalog.PIPELINE_RUNS, graph_lake, version=before + k).where("run_id = 'bg-run'")
+        assert sorted(r["stage"] for r in at.collect()) == [f"bg{i}" for i in range(k)]
+    failed = io.read_table(spark, catalog.PIPELINE_RUNS, graph_lake).where("stage = 'bg3'").first()
+    assert (failed["status"], failed["message"]) == ("failed", "step broke")
+
+
+def test_an_ops_record_that_fails_in_the_background_fails_the_block():
+    def broken():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        with runs.records_in_background():
+            runs._record(broken)
+    assert not runs._WRITER  # the next block starts afresh
+    with runs.records_in_background():
+        with runs.records_in_background():  # nested: waits for what was recorded so far
+            done: list[int] = []
+            runs._record(lambda: done.append(1))
+        assert done == [1]

@@ -123,27 +123,37 @@ def read_or_empty(spark: SparkSession, table: Table, settings: Settings) -> Data
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 
 
-def _latest_commit(path: str) -> int | None:
-    """The table's latest version from its log's file names: Delta commits version N by
-    atomically creating `_delta_log/<N, 20 digits>.json`, and log cleanup never removes the
-    newest one. A directory listing, not a Spark job (the lake is a local folder)."""
+def _commits(path: str) -> list[int]:
+    """The versions whose commit files the table's log holds, from its file names: Delta
+    commits version N by atomically creating `_delta_log/<N, 20 digits>.json`, and log cleanup
+    never removes the newest one. A directory listing, not a Spark job (the lake is a local
+    folder)."""
     try:
-        names = [m.group(1) for e in (Path(path) / "_delta_log").iterdir() if (m := _COMMIT.match(e.name))]
+        return sorted(int(m.group(1)) for e in (Path(path) / "_delta_log").iterdir() if (m := _COMMIT.match(e.name)))
     except FileNotFoundError:
-        return None
-    return int(max(names)) if names else None
+        return []
 
 
-def _commit_info(path: str) -> dict:
-    """The commitInfo action of the table's latest commit (read from its log file)."""
-    version = _latest_commit(path)
+def _latest_commit(path: str) -> int | None:
+    """The table's latest version, or None."""
+    versions = _commits(path)
+    return versions[-1] if versions else None
+
+
+def _commit_info(path: str, version: int | None = None) -> dict:
+    """The commitInfo action of a commit (default the latest), read from its log file; {} when
+    there is none (or log cleanup removed the file meanwhile)."""
+    version = _latest_commit(path) if version is None else version
     if version is None:
         return {}
-    with (Path(path) / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as fh:
-        for line in fh:
-            action = json.loads(line)
-            if "commitInfo" in action:
-                return action["commitInfo"]
+    try:
+        with (Path(path) / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as fh:
+            for line in fh:
+                action = json.loads(line)
+                if "commitInfo" in action:
+                    return action["commitInfo"]
+    except FileNotFoundError:
+        pass
     return {}
 
 
@@ -215,17 +225,17 @@ def commit_metadata(spark: SparkSession, metadata: dict):
 
 
 def last_commit_metadata(spark: SparkSession, table: Table, settings: Settings, field: str):
-    """`field` of the newest commit whose userMetadata carries it, or None."""
+    """`field` of the newest commit whose userMetadata carries it, or None: the commit files
+    of the log, newest first, which is what Delta's history() reads, without its four Spark
+    jobs (the graph stage asks three times a run, and the mark is in one of the last commits)."""
     _pinned(table, None)
-    if not table_exists(spark, table, settings):
-        return None
-    history = DeltaTable.forPath(spark, table.path(settings)).history().select("version", "userMetadata")
-    for row in history.where(F.col("userMetadata").isNotNull()).orderBy(F.desc("version")).collect():
+    path = table.path(settings)
+    for version in reversed(_commits(path)):
         try:
-            data = json.loads(row["userMetadata"])
+            data = json.loads(_commit_info(path, version).get("userMetadata") or "null")
         except ValueError:
             continue
-        if field in data:
+        if isinstance(data, dict) and field in data:
             return data[field]
     return None
 

@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.core import catalog, io
+from pipelines.core.runs import records_in_background
 from pipelines.core.settings import Settings
 from pipelines.core.stages import StageContext, StageOutput, run_stage
 from pipelines.embeddings import vectors
@@ -99,8 +100,9 @@ def training_lake(ctx: StageContext, root, events: DataFrame, pins: DataFrame, b
         for table, frame in seeded.items():
             io.overwrite(frame, table, sub)
     seconds = {}
-    for name in TRAINING_STAGES:
-        seconds[name] = round(run_stage(declared(name), ctx.ds, sub, ctx.spark).seconds, 2)
+    with records_in_background():  # written before the training lake is removed
+        for name in TRAINING_STAGES:
+            seconds[name] = round(run_stage(declared(name), ctx.ds, sub, ctx.spark).seconds, 2)
     return sub, seconds
 
 
