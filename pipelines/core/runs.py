@@ -137,11 +137,11 @@ def records_in_background() -> Iterator[None]:
     when the block raises) and raises the first append that failed. A nested block shares the
     thread and waits for everything recorded so far on its way out.
 
-    Why: each record is a Delta commit of one small file, ~0.4 s of mostly driver work (1.3 s
-    on every tenth commit, which writes a checkpoint), and a day records 37 of them, one after
-    every stage and gate step: on a small day that was about 15 s of 80. A kill can lose the
-    records of the last steps, as it could always lose the one of the step it interrupted;
-    the tables those steps wrote are committed either way."""
+    Why: each record is a Delta commit of one small file, ~0.35 s (1.3 s on every tenth
+    commit, which writes a checkpoint), and a day records 37 of them, after every stage and
+    gate step: on a small day that was 12-15 s of 81-90 s, in series (BENCHMARKS.md). A kill
+    can lose the records of the last steps, as it could always lose the one of the step it
+    interrupted; the tables those steps wrote are committed either way."""
     outermost = not _WRITER
     if outermost:
         _WRITER.append(_Writer())
