@@ -355,6 +355,9 @@ def _evaluate_and_report(settings, config: str | None, ds: str | None) -> Path:
 
 def cmd_evaluate(args) -> int:
     settings = _settings(args)
+    from pipelines.evaluation.requirements import require_events
+
+    require_events(settings)  # a one-line answer before the engines are imported
     from flows import console
 
     log_file = console.setup(settings.lake_root, args.verbose)
@@ -373,6 +376,9 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     settings = _settings(args)
     from flows import console
+    from pipelines.evaluation.requirements import require_results
+
+    require_results(settings)  # a one-line answer before the engines are imported
     from flows.evaluation import write_report
     from pipelines.core.spark import get_spark
 

@@ -17,21 +17,16 @@ from pyspark.sql import functions as F
 from flows.daily import _configured, _run_id, end_of_gates
 from pipelines.core import catalog, io
 from pipelines.core.runs import StageResult, records_in_background
-from pipelines.core.settings import Settings, TastegraphError, load_settings
+from pipelines.core.settings import Settings, load_settings
 from pipelines.core.spark import get_spark
 from pipelines.evaluation import report
-
-
-class NothingToEvaluate(TastegraphError, ValueError):
-    """The lake has no silver events (or none up to the day asked for)."""
+from pipelines.evaluation.requirements import NothingToEvaluate, require_events, require_results
 
 
 def latest_event_date(settings: Settings) -> str:
     """The last event date in silver: what `evaluate` evaluates by default."""
+    require_events(settings)
     spark = get_spark(settings)
-    if not io.table_exists(spark, catalog.SILVER_EVENTS, settings):
-        raise NothingToEvaluate(f"no silver events under {settings.lake_root}: run the daily flow (or a backfill) "
-                                "before `tastegraph evaluate`")
     last = io.read_table(spark, catalog.SILVER_EVENTS, settings).agg(F.max("event_date")).first()[0]
     if last is None:
         raise NothingToEvaluate(f"silver events under {settings.lake_root} are empty: nothing to evaluate")
@@ -44,9 +39,8 @@ def report_path(settings: Settings) -> Path:
 
 def results_frame(settings: Settings, ds: str | None = None) -> tuple[str, pd.DataFrame]:
     """(ds, the eval_results rows of ds) as pandas; the latest evaluated day by default."""
+    require_results(settings)
     spark = get_spark(settings)
-    if not io.table_exists(spark, catalog.EVAL_RESULTS, settings):
-        raise NothingToEvaluate(f"no evaluation results under {settings.lake_root}: run `tastegraph evaluate` first")
     table = io.read_table(spark, catalog.EVAL_RESULTS, settings)
     if ds is None:
         last = table.agg(F.max("ds")).first()[0]

@@ -268,3 +268,4 @@ def test_cli_report_and_evaluate_say_what_to_do_without_results(tmp_path):
         message = [line for line in done.stderr.splitlines() if line.startswith("tastegraph:")]
         assert len(message) == 1, done.stderr[-1500:]
         assert "tastegraph evaluate" in message[0] or "run the daily flow" in message[0], message
+        assert not any(env_lake.iterdir())  # answered before a log file or a session: the lake is untouched

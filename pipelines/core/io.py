@@ -157,6 +157,12 @@ def _commit_info(path: str, version: int | None = None) -> dict:
     return {}
 
 
+def committed(table: Table, settings: Settings) -> bool:
+    """Whether the table has a committed version, from its log's file names: no Spark (a
+    command can say what is missing before it starts a session)."""
+    return _latest_commit(table.path(settings)) is not None
+
+
 def table_version(spark: SparkSession, table: Table, settings: Settings) -> int | None:
     """The table's latest version (inside a stage: an input's pinned version), or None."""
     reads = _READS.get()
