@@ -143,10 +143,11 @@ def test_popularity_ranks_the_held_out_item_by_training_counts():
 def test_graph_walk_is_the_exact_three_step_walk_over_every_users_edges():
     # u1 -> a -> {u1, u2} -> pins: a 1/2 + 1/4, b 1/4; c is never reached. u2 -> {a, b} ->
     # {u1 1/4, u2 1/4 + 1/4, u3 1/4} -> a 1/2, b 3/8, c 1/8.
-    # Zero weights are no edge; u4 has none and gets no score.
+    # Zero weights are no edge; u4 has none and gets no score. The last field is when the user
+    # last engaged with the pin (u2 saw a before b).
     data = methods.Data(["a", "b", "c"], ["u1", "u2", "u4"], [np.array([0]), np.array([0, 1]), np.array([], dtype=np.int64)])
-    engaged = [("u1", "a", 1.0), ("u2", "a", 1.0), ("u2", "b", 1.0), ("u3", "b", 1.0), ("u3", "c", 1.0),
-               ("u4", "c", 0.0), ("x", "not-in-catalogue", 5.0)]
+    engaged = [("u1", "a", 1.0, 5.0), ("u2", "a", 1.0, 10.0), ("u2", "b", 1.0, 20.0), ("u3", "b", 1.0, 1.0),
+               ("u3", "c", 1.0, 2.0), ("u4", "c", 0.0, 3.0), ("x", "not-in-catalogue", 5.0, 4.0)]
     score = methods.walk(data, engaged)
     plain = score(np.array([0, 1, 2]), {"alpha": 1.0, "beta": 0.0, "neighbours": None})
     assert plain[0, :2] == pytest.approx([0.75, 0.25]) and plain[0, 2] == metrics.UNSCORED
@@ -158,13 +159,26 @@ def test_graph_walk_is_the_exact_three_step_walk_over_every_users_edges():
     # alpha raises each step's probabilities: sqrt(1/2) twice from u1 through u2 back to a.
     sharp = score(np.array([0]), {"alpha": 0.5, "beta": 0.0})
     assert sharp[0, :2] == pytest.approx([np.sqrt(0.5) + 0.5, 0.5])
-    # Weights set the probabilities: u1 saving a twice as much sends a's walkers back to u1 2/3.
-    heavier = methods.walk(data, [("u1", "a", 2.0)] + engaged[1:])(np.array([0]), {"alpha": 1.0, "beta": 0.0})
-    assert heavier[0, :2] == pytest.approx([2 / 3 + 1 / 6, 1 / 6])
+    # Weights set the probabilities: u1 saving a twice as much sends a's walkers back to u1 2/3;
+    # a binary walk takes every edge alike again.
+    heavier = methods.walk(data, [("u1", "a", 2.0, 5.0)] + engaged[1:])
+    assert heavier(np.array([0]), {"alpha": 1.0, "beta": 0.0})[0, :2] == pytest.approx([2 / 3 + 1 / 6, 1 / 6])
+    assert heavier(np.array([0]), {"alpha": 1.0, "beta": 0.0, "binary": True}) == pytest.approx(plain[:1])
     # One neighbour per pin: a -> a 3/4, b -> b 1/2, c -> b 1/2 (a tie with c, broken by index).
     pruned = score(np.array([1]), {"alpha": 1.0, "beta": 0.0, "neighbours": 1})
     assert pruned[0, :2] == pytest.approx([0.375, 0.25]) and pruned[0, 2] == metrics.UNSCORED
     assert score(np.array([1]), {"alpha": 1.0, "beta": 0.0, "neighbours": 3}) == pytest.approx(plain[1:2])
+    # recent 1: u2 starts from b (latest) with twice a's weight, 2/3 and 1/3; a -> a 3/4, b 1/4 and
+    # b -> a 1/4, b 1/2, c 1/4 as before. The middle steps keep every edge alike.
+    recent = {"alpha": 1.0, "beta": 0.0, "recent": 1}
+    assert score(np.array([1]), recent)[0] == pytest.approx([5 / 12, 5 / 12, 1 / 6])
+    # Seen at the same time, the larger pin counts as the later one; seen the other way round,
+    # a is the latest.
+    tied = methods.walk(data, [e[:3] + (7.0,) if e[0] == "u2" else e for e in engaged])
+    assert tied(np.array([1]), recent)[0] == pytest.approx([5 / 12, 5 / 12, 1 / 6])
+    swapped = methods.walk(data, [("u2", "a", 1.0, 30.0)] + [e for e in engaged if e[:2] != ("u2", "a")])
+    assert swapped(np.array([1]), recent)[0] == pytest.approx([7 / 12, 1 / 3, 1 / 12])  # a 2/3, b 1/3
+    assert score(np.array([0]), recent) == pytest.approx(plain[:1])  # one pin: nothing to weigh
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,10 @@ Taste graph:
   decayed engagement edges (RP3beta, Paudel et al. 2017, the exact probabilities that Pixie's
   walks sample). Each step's transition probabilities are raised to `alpha`, a pin's score is
   divided by its degree ** `beta` (a popular pin is reached from everywhere), and each pin
-  passes the walk on to at most its `neighbours` strongest pins. Every pin the walk reaches is
+  passes the walk on to at most its `neighbours` strongest pins. `binary` walks every edge
+  alike instead of by its weight (RP3beta's own graph). `recent` starts the walk from the
+  user's latest pins as Pixie does: the first step's weight halves every `recent` pins back
+  from the user's latest engagement (None: every pin alike). Every pin the walk reaches is
   scored, not a top-N list;
 - graph: skip-gram pin embeddings of walks on the pruned pin-board graph, user as for content;
 - fused: the fused pin embedding (graph, else graph-aligned content: every cold pin has one);
@@ -42,8 +45,8 @@ TASTE_GRAPH_METHODS = tuple(m for m in METHODS if FAMILY[m] == TASTE_GRAPH)
 PROFILE_GRID = ({"latest_pins": 10}, {"latest_pins": 50}, {"latest_pins": None})
 GRID: dict[str, tuple[dict, ...]] = {
     "popularity": ({},), "als": ({},), "pixie": ({},),
-    "walk": tuple({"alpha": a, "beta": b, "neighbours": k} for a in (0.5, 1.0) for b in (0.3, 0.6, 0.9)
-                  for k in (100, None)),
+    "walk": tuple({"alpha": a, "beta": b, "neighbours": k, "binary": e, "recent": r} for a in (0.5, 1.0)
+                  for b in (0.3, 0.6, 0.9) for k in (100, None) for e in (False, True) for r in (None, 3, 10)),
     "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
     "pinnersage": ({"combine": "max"}, {"combine": "weighted"}),
 }
@@ -154,43 +157,53 @@ def _strongest(m, k: int):
     return sparse.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
 
 
-def walk(data: Data, engaged: list[tuple[str, str, float]]) -> Scorer:
-    """RP3beta on the taste graph's (user, pin, weight) engagement: every user's edges are the
-    walk's middle steps, so the scores of one user need the whole graph. The pin -> user -> pin
-    part is a pin-pin matrix (its rows cut to each pin's strongest `neighbours`, all when None);
-    a user's scores are their first step times that matrix."""
+def walk(data: Data, engaged: list[tuple[str, str, float, float]]) -> Scorer:
+    """RP3beta on the taste graph's (user, pin, weight, last seen as epoch seconds) engagement:
+    every user's edges are the walk's middle steps, so the scores of one user need the whole
+    graph. The pin -> user -> pin part is a pin-pin matrix (its rows cut to each pin's strongest
+    `neighbours`, all when None); a user's scores are their first step times that matrix."""
     from scipy import sparse
 
-    kept = [(u, data.index[p], w) for u, p, w in engaged if p in data.index and w > 0]
-    walkers = {u: i for i, u in enumerate(sorted({u for u, _, _ in kept}))}
-    weights = sparse.csr_matrix(
-        (np.array([w for _, _, w in kept], dtype=np.float64),
-         (np.array([walkers[u] for u, _, _ in kept], dtype=np.int64), np.array([p for _, p, _ in kept], dtype=np.int64))),
-        shape=(len(walkers), len(data.items)))
-    degree = np.asarray((weights > 0).sum(axis=0), dtype=np.float64).ravel()
-    built: dict[tuple, tuple] = {}  # one setting at a time: a method is scored block by block per setting
+    kept = sorted((walker, data.index[p], w, seen) for walker, p, w, seen in engaged if p in data.index and w > 0)
+    walkers = {u: i for i, u in enumerate(sorted({u for u, _, _, _ in kept}))}
+    rows = np.array([walkers[u] for u, _, _, _ in kept], dtype=np.int64)
+    cols = np.array([p for _, p, _, _ in kept], dtype=np.int64)
+    weight = np.array([w for _, _, w, _ in kept], dtype=np.float64)
+    # each edge's place back from its user's latest engagement (0 = latest; ties: the larger pin)
+    order = np.lexsort((cols, np.array([seen for _, _, _, seen in kept], dtype=np.float64), rows))
+    back = np.empty(len(kept), dtype=np.float64)
+    ends = np.searchsorted(rows[order], np.arange(len(walkers)), side="right")
+    back[order] = ends[rows[order]] - 1 - np.arange(len(kept))
+    shape = (len(walkers), len(data.items))
+    degree = np.bincount(cols, minlength=len(data.items)).astype(np.float64)
+    built: dict[tuple, object] = {}  # one setting at a time: a method is scored block by block per setting
 
     def rows_normalised(m):
         return (sparse.diags(1.0 / np.maximum(np.asarray(m.sum(axis=1)).ravel(), 1e-300)) @ m).tocsr()
 
-    def walk_of(alpha: float, beta: float, neighbours: int | None) -> tuple:
-        """(user -> pin step, pin -> user -> pin matrix) of one setting."""
-        key = (alpha, beta, neighbours)
+    def edges(binary: bool, recent: float | None):
+        w = np.ones_like(weight) if binary else weight
+        return sparse.csr_matrix((w * (0.5 ** (back / recent) if recent else 1.0), (rows, cols)), shape=shape)
+
+    def pin_pin(alpha: float, beta: float, neighbours: int | None, binary: bool):
+        """The pin -> user -> pin matrix of one setting, each pin divided by its degree ** beta."""
+        key = (alpha, beta, neighbours, binary)
         if key not in built:
             built.clear()
-            user_pin = rows_normalised(weights).power(alpha)
-            pin_user = rows_normalised(weights.T.tocsr()).power(alpha)
-            pin_pin = (pin_user @ user_pin).tocsr() @ sparse.diags(1.0 / np.power(np.maximum(degree, 1.0), beta))
-            built[key] = (user_pin.tocsr(), _strongest(pin_pin, neighbours) if neighbours else pin_pin.tocsr())
+            graph = edges(binary, None)
+            m = (rows_normalised(graph.T.tocsr()).power(alpha) @ rows_normalised(graph).power(alpha)).tocsr()
+            m = m @ sparse.diags(1.0 / np.power(np.maximum(degree, 1.0), beta))
+            built[key] = _strongest(m, neighbours) if neighbours else m.tocsr()
         return built[key]
 
-    def score(rows: np.ndarray, params: dict) -> np.ndarray:
-        out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
-        at = np.array([walkers.get(data.users[u], -1) for u in rows], dtype=np.int64)
+    def score(users: np.ndarray, params: dict) -> np.ndarray:
+        out = np.full((len(users), len(data.items)), UNSCORED, dtype=np.float32)
+        at = np.array([walkers.get(data.users[u], -1) for u in users], dtype=np.int64)
         present = np.flatnonzero(at >= 0)
         if present.size:
-            user_pin, pin_pin = walk_of(float(params["alpha"]), float(params["beta"]), params.get("neighbours"))
-            reached = (user_pin[at[present]] @ pin_pin).toarray()
+            alpha, binary = float(params["alpha"]), bool(params.get("binary", False))
+            first = rows_normalised(edges(binary, params.get("recent"))[at[present]]).power(alpha)
+            reached = (first @ pin_pin(alpha, float(params["beta"]), params.get("neighbours"), binary)).toarray()
             out[present] = np.where(reached > 0, reached, UNSCORED).astype(np.float32)
         return out
     return score

@@ -118,9 +118,10 @@ def scorers(ctx: StageContext, sub: Settings, data: m.Data) -> tuple[dict[str, m
         for r in read(catalog.USER_CANDIDATES).select("user_id", "candidate_pin_id", "score").collect():
             pixie.setdefault(r["user_id"], []).append((r["candidate_pin_id"], float(r["score"])))
         content = read(catalog.PIN_CONTENT_EMBEDDINGS)
-        engaged = [(r["user_id"], r["pin_id"], float(r["weight"])) for r in vectors.engagement(
+        seen = F.coalesce(F.col("last_seen").cast("double"), F.lit(0.0)).alias("seen")  # epoch seconds
+        engaged = [(r["user_id"], r["pin_id"], float(r["weight"]), r["seen"]) for r in vectors.engagement(
             weight_as_of(read(catalog.GRAPH_EDGES), ctx.ds, sub.decay_half_life_days)).select(
-            "user_id", "pin_id", "weight").collect()]
+            "user_id", "pin_id", "weight", seen).collect()]
         found = {
             "popularity": m.popularity(data),
             "content": m.profile(data, _vectors(content, "pin_id", "content_embedding")),
