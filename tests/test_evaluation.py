@@ -169,7 +169,7 @@ def test_graph_walk_is_the_exact_three_step_walk_over_every_users_edges():
     assert pruned[0, :2] == pytest.approx([0.375, 0.25]) and pruned[0, 2] == metrics.UNSCORED
     assert score(np.array([1]), {"alpha": 1.0, "beta": 0.0, "neighbours": 3}) == pytest.approx(plain[1:2])
     # recent 1: u2 starts from b (latest) with twice a's weight, 2/3 and 1/3; a -> a 3/4, b 1/4 and
-    # b -> a 1/4, b 1/2, c 1/4 as before. The middle steps keep every edge alike.
+    # b -> a 1/4, b 1/2, c 1/4 as before: only the first step is weighted by recency.
     recent = {"alpha": 1.0, "beta": 0.0, "recent": 1}
     assert score(np.array([1]), recent)[0] == pytest.approx([5 / 12, 5 / 12, 1 / 6])
     # Seen at the same time, the larger pin counts as the later one; seen the other way round,

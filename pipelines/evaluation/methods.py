@@ -164,16 +164,16 @@ def walk(data: Data, engaged: list[tuple[str, str, float, float]]) -> Scorer:
     `neighbours`, all when None); a user's scores are their first step times that matrix."""
     from scipy import sparse
 
-    kept = sorted((walker, data.index[p], w, seen) for walker, p, w, seen in engaged if p in data.index and w > 0)
+    kept = [(walker, data.index[p], w, seen) for walker, p, w, seen in engaged if p in data.index and w > 0]
     walkers = {u: i for i, u in enumerate(sorted({u for u, _, _, _ in kept}))}
     rows = np.array([walkers[u] for u, _, _, _ in kept], dtype=np.int64)
     cols = np.array([p for _, p, _, _ in kept], dtype=np.int64)
     weight = np.array([w for _, _, w, _ in kept], dtype=np.float64)
-    # each edge's place back from its user's latest engagement (0 = latest; ties: the larger pin)
-    order = np.lexsort((cols, np.array([seen for _, _, _, seen in kept], dtype=np.float64), rows))
+    seen = np.array([t for _, _, _, t in kept], dtype=np.float64)
+    # each edge's place back from its user's latest engagement: 0 = latest (ties: the larger pin)
+    latest_first = np.lexsort((-cols, -seen, rows))
     back = np.empty(len(kept), dtype=np.float64)
-    ends = np.searchsorted(rows[order], np.arange(len(walkers)), side="right")
-    back[order] = ends[rows[order]] - 1 - np.arange(len(kept))
+    back[latest_first] = np.arange(len(kept)) - np.searchsorted(rows[latest_first], rows[latest_first])
     shape = (len(walkers), len(data.items))
     degree = np.bincount(cols, minlength=len(data.items)).astype(np.float64)
     built: dict[tuple, object] = {}  # one setting at a time: a method is scored block by block per setting
