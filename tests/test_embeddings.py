@@ -114,7 +114,10 @@ def _toy_models(tmp_path, aligned: bool = True):
 
 
 @pytest.mark.parametrize("aligned", [True, False])
-def test_beam_run_inference_encodes_every_document_like_the_models_do(tmp_path, aligned):
+def test_beam_run_inference_encodes_every_document_like_the_models_do(tmp_path, aligned, monkeypatch):
+    from apache_beam.runners.portability import prism_runner
+    fetched = []  # the DirectRunner must not try to download Beam's Prism binary as it runs
+    monkeypatch.setattr(prism_runner, "urlopen", lambda url, *a, **k: fetched.append(url) or 1 / 0)
     encoder, aligner = _toy_models(tmp_path, aligned)
     (tmp_path / "docs").mkdir()
     pd.DataFrame({"pin_id": [f"p{i}" for i in range(len(DOCS))], "document": DOCS}).to_parquet(
@@ -122,6 +125,7 @@ def test_beam_run_inference_encodes_every_document_like_the_models_do(tmp_path, 
     beam_inference.encode_pins(tmp_path / "docs", tmp_path / "out", tmp_path, tmp_path if aligned else None)
     out = pd.concat(pd.read_parquet(p) for p in (tmp_path / "out").glob("*.parquet")).sort_values("pin_id")
     assert list(out["pin_id"]) == [f"p{i}" for i in range(len(DOCS))]
+    assert fetched == []
     expected = encoders.encode(encoder, DOCS)
     np.testing.assert_allclose(np.stack(out["content_embedding"].to_numpy()), expected, atol=1e-6)
     if aligned:

@@ -42,6 +42,19 @@ def options(runner: str, extra: Mapping[str, str]) -> PipelineOptions:
     return PipelineOptions(flags=flags)
 
 
+def pipeline_runner(runner: str):
+    """The runner object for a runner name, or the name itself for Beam to resolve.
+
+    Beam 2.7x's DirectRunner first tries its Prism runner, whose binary it downloads from GitHub
+    when the pipeline runs, and falls back to the in-process FnApiRunner when that fails. The
+    platform never downloads at run time (and a machine that can reach GitHub would otherwise
+    run a different engine), so DirectRunner here is the in-process runner it falls back to."""
+    if runner.lower() in ("directrunner", "direct", "switchingdirectrunner"):
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+        return FnApiRunner()
+    return runner
+
+
 def _floats(vector) -> list[float] | None:
     return None if vector is None else [float(x) for x in vector]
 
@@ -65,7 +78,7 @@ def encode_pins(documents: Path, out: Path, encoder_dir: Path, aligner_dir: Path
                 runner: str = "DirectRunner", extra_options: Mapping[str, str] | None = None) -> None:
     """Run the pipeline: documents (Parquet files under `documents`) -> `out/part-*.parquet`.
     Without an aligner (no graph model yet) the aligned embeddings are null."""
-    with beam.Pipeline(options=options(runner, extra_options or {})) as p:
+    with beam.Pipeline(runner=pipeline_runner(runner), options=options(runner, extra_options or {})) as p:
         content = (
             p
             | "Read documents" >> beam.io.ReadFromParquet(str(documents / "*.parquet"), columns=["pin_id", "document"])
