@@ -1,5 +1,7 @@
 """Every stage, declared once and in run order: its function, the tables it reads and writes,
-and the suites that gate what it writes. The flow, spark-submit (`pipelines/jobs.py`), the CLI,
+and the suites that gate what it writes. The tables Feast serves and the training examples
+come right after the graph, before the model stages: they are cheap, and a gate that fails
+on them stops the day before minutes go into embeddings that would not be published. The flow, spark-submit (`pipelines/jobs.py`), the CLI,
 the benchmarks and the tests all iterate over `STAGES`. Adding a stage means writing its
 function and one declaration here (and a suite for each table it writes, in
 `expectations/suites.py`).
@@ -31,6 +33,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("graph", edges.run, reads=(c.SILVER_EVENTS, c.SILVER_PINS, c.SILVER_BOARDS, c.TOUCHED_DATES),
           writes=GRAPH_WRITES, suites=_suites(*GRAPH_WRITES), takes_range=True,
           description="decayed taste-graph edges and nodes, folded incrementally"),
+    Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS, c.GRAPH_EDGES), takes_range=True,
+          writes=(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS), suites=_suites(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS),
+          description="daily pin and user statistics snapshots, and the graph around each pin"),
+    Stage("training_examples", examples.run, reads=(c.SILVER_EVENTS, c.TOUCHED_DATES, c.GRAPH_EDGES),
+          writes=(c.TRAINING_EXAMPLES,), suites=_suites(c.TRAINING_EXAMPLES), takes_range=True,
+          description="labelled examples: positives, unengaged impressions, popularity-sampled negatives"),
     Stage("pin_pin", pin_pin.run, reads=(c.GRAPH_EDGES, c.SILVER_PINS), writes=(c.PIN_PIN_EDGES,),
           suites=_suites(c.PIN_PIN_EDGES), description="each pin's top-K co-saved and co-engaged pins"),
     Stage("related_pins", related_pins.run, reads=(c.GRAPH_EDGES, c.SILVER_PINS), writes=(c.RELATED_PINS,),
@@ -55,12 +63,6 @@ STAGES: tuple[Stage, ...] = (
     Stage("user_interests", interests.run, reads=(c.GRAPH_EDGES, c.PIN_EMBEDDINGS),
           writes=(c.USER_INTEREST_EMBEDDINGS,), suites=_suites(c.USER_INTEREST_EMBEDDINGS),
           description="PinnerSage: each user's interest clusters of recently engaged pins, with medoids"),
-    Stage("feature_tables", stats.run, reads=(c.SILVER_EVENTS, c.GRAPH_EDGES), takes_range=True,
-          writes=(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS), suites=_suites(c.PIN_STATS, c.USER_STATS, c.PIN_GRAPH_STATS),
-          description="daily pin and user statistics snapshots, and the graph around each pin"),
-    Stage("training_examples", examples.run, reads=(c.SILVER_EVENTS, c.TOUCHED_DATES, c.GRAPH_EDGES),
-          writes=(c.TRAINING_EXAMPLES,), suites=_suites(c.TRAINING_EXAMPLES), takes_range=True,
-          description="labelled examples: positives, unengaged impressions, popularity-sampled negatives"),
 )
 
 # Stages run on demand (`tastegraph evaluate`, `tastegraph submit`), not by the daily flow.
