@@ -52,8 +52,11 @@ $(JARS_STAMP): $(STAMP)
 run: setup
 	$(BIN)/tastegraph run --demo
 
+# Two pytest workers (pytest-xdist), each with its own SparkSession, each running whole test
+# files so that a module's shared lake is built once; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: setup
-	@set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@set -o pipefail; $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 bench: setup

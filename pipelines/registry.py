@@ -1,8 +1,9 @@
 """Every stage, declared once and in run order: its function, the tables it reads and writes,
 and the suites that gate what it writes. The tables Feast serves and the training examples
 come right after the graph, before the model stages: they are cheap, and a gate that fails
-on them stops the day before minutes go into embeddings that would not be published. The flow, spark-submit (`pipelines/jobs.py`), the CLI,
-the benchmarks and the tests all iterate over `STAGES`. Adding a stage means writing its
+on them stops the day before minutes go into embeddings that would not be published.
+The flow, spark-submit (`pipelines/jobs.py`), the CLI, the benchmarks and the tests all
+iterate over `STAGES`. Adding a stage means writing its
 function and one declaration here (and a suite for each table it writes, in
 `expectations/suites.py`).
 """

@@ -88,3 +88,15 @@ def headless_dom(page: Path, profile: Path) -> str:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+# The modules whose shared fixtures take minutes, started first so that with two workers
+# (`make test`, pytest-xdist by file) the long ones run side by side, not one after the other.
+SLOW_FIRST = ("tests/test_flow_e2e.py", "tests/test_evaluation.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+    items.sort(key=rank)  # stable: every module keeps its own order

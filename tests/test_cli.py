@@ -138,3 +138,12 @@ def test_settings_and_stages_list_what_there_is():
     assert all(name in listed for name in FIELDS)
     stages = tastegraph("stages").stdout
     assert [line.split()[0] for line in stages.splitlines() if not line.startswith(" ")] == [s.name for s in ALL_STAGES]
+
+
+def test_the_gate_imports_in_a_process_without_a_main_file():
+    """Importing Great Expectations imports pyspark's Spark Connect client, which ends a process
+    whose __main__ has no file (python -c, pytest-xdist workers) with exit code 0 unless its own
+    dependencies (pyspark[connect]) are installed."""
+    done = subprocess.run([sys.executable, "-c", "import great_expectations\nprint('imported')"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("imported"), done.stdout + done.stderr[-1500:]

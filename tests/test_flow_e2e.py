@@ -298,37 +298,6 @@ def test_tables_are_valid_delta_for_an_independent_reader(spark, lake):
         assert independent == io.read_table(spark, table, settings).count(), table.name
 
 
-def test_spark_submit_under_another_time_zone_gives_the_flow_result(spark, lake, tmp_path):
-    """`tastegraph submit` re-runs a day's ingest through spark-submit, on a host whose time zone
-    is not UTC and with a --config file: same tables, a pipeline_runs row, the configured
-    shuffle partitions and a UTC session."""
-    settings, _, _ = lake
-    ds = DAYS[-1]
-    tables = (catalog.BRONZE_EVENTS, catalog.QUARANTINE, catalog.SILVER_EVENTS)
-    def content(t):
-        return sorted(map(repr, rows(io.read_table(spark, t, settings).where(f"ds = '{ds}'").drop("ingested_at"))))
-
-    before = {t.name: content(t) for t in tables}
-    version = io.table_version(spark, catalog.BRONZE_EVENTS, settings)
-    config = tmp_path / "submit.toml"
-    config.write_text("shuffle_partitions = 3\n")
-    env = {**os.environ, "TZ": "America/Los_Angeles"}
-    env.pop("TASTEGRAPH_LAKE_ROOT", None)
-    done = subprocess.run([TASTEGRAPH, "submit", "ingest", "--ds", ds, "--lake", str(settings.lake_root),
-                           "--config", str(config)], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout[done.stdout.index("{"):])
-    assert summary["stage"] == "ingest"
-    assert summary["spark_conf"] == {"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "3"}
-    assert io.table_version(spark, catalog.BRONZE_EVENTS, settings) > version  # it really ran
-    assert {t.name: content(t) for t in tables} == before
-    runs = io.read_table(spark, catalog.PIPELINE_RUNS, settings).where(f"stage = 'ingest' AND ds = '{ds}'")
-    latest = runs.orderBy(F.desc("started_at")).first()
-    assert latest["status"] == "success"
-    assert latest["output_versions"] == summary["output_versions"]
-    assert not re.search(r"\b(WARN|INFO)\b", done.stderr), done.stderr[-2000:]
-
-
 def test_data_docs_page_reads_offline_in_headless_chromium(lake, tmp_path):
     """The page the run prints renders in a real browser with no network: one row per
     validation, named after the table and the day, and nothing fetched from elsewhere."""
