@@ -322,9 +322,8 @@ def _free_port() -> int:
 
 
 def test_feast_cli_works_in_the_feature_repository(spark, lake, tmp_path):
-    """The feast CLI as a Feast user runs it (the commands features/feature_store.yaml names), in
-    a copy of features/ beside a copy of the lake: apply, list, materialize-incremental, serve
-    over HTTP. (The flow's own materialization is Feast's Python API, tested above.)"""
+    """The feast CLI as a Feast user runs it, in a copy of features/ beside a copy of the lake:
+    apply, list, materialize a first day, materialize-incremental the next, serve over HTTP."""
     settings, _, _ = lake
     repo = Path(__file__).resolve().parents[1]
     shutil.copytree(repo / "features", tmp_path / "features", ignore=shutil.ignore_patterns("__pycache__"))
@@ -344,7 +343,8 @@ def test_feast_cli_works_in_the_feature_repository(spark, lake, tmp_path):
     assert not list(tmp_path.rglob("*${*")), "a configuration variable was taken literally"
     listed = cli("feature-views", "list")
     assert "pin_stats_v1" in listed and "user_stats_v1" in listed
-    cli("materialize-incremental", f"{DAYS[1]}T23:59:59")
+    cli("materialize", f"{DAYS[0]}T00:00:00", f"{DAYS[1]}T00:00:00")
+    cli("materialize-incremental", f"{DAYS[1]}T23:59:59")  # from where the first one ended
 
     user = io.read_table(spark, catalog.USER_STATS, settings).where(f"ds = '{DAYS[1]}'").orderBy("user_id").first()
     port = _free_port()
@@ -370,7 +370,7 @@ def test_feast_cli_works_in_the_feature_repository(spark, lake, tmp_path):
         server.wait(timeout=30)
     names = served["metadata"]["feature_names"]
     values = {name: result["values"][0] for name, result in zip(names, served["results"])}
-    assert values["user_stats_v1__impressions_7d"] == user["impressions_7d"]  # day 2, the latest
+    assert values["user_stats_v1__impressions_7d"] == user["impressions_7d"]  # day 2: the incremental run
     assert values["user_stats_v1__distinct_pins_7d"] == user["distinct_pins_7d"]
     assert values["pin_stats_v1__impressions_7d"] is None  # an unknown pin
 
