@@ -56,6 +56,7 @@ run: setup
 # files so that a module's shared lake is built once; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 test: setup
+	@[[ "$(TEST_WORKERS)" =~ ^[0-9]+$$ ]] || { echo "TEST_WORKERS must be a whole number (0 runs in one process), got '$(TEST_WORKERS)'"; exit 2; }
 	@set -o pipefail; $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
