@@ -51,14 +51,23 @@ def test_last_interaction_held_out_with_ties_broken_by_pin_id(spark):
     assert held == {("u1", "c"), ("u3", "b")}  # u2 has one interaction: it stays for training
 
 
-def test_temporal_holdout_holds_out_cold_pins_and_each_users_latest_share(spark):
+def test_share_holdout_holds_out_cold_pins_and_each_users_latest_or_random_share(spark):
     data = [("u1", p, t, False) for t, p in enumerate("abcdefghij")] + [("u2", "a", 0, False), ("u2", "z", 1, False),
                                                                       ("u3", "b", 0, False)]
     pairs = _pairs(spark, data)
     cold = spark.createDataFrame([("z",)], "pin_id string")
-    held = {(r["user_id"], r["pin_id"]) for r in splits.temporal_holdout(pairs, cold, 0.2).collect()}
+    held = {(r["user_id"], r["pin_id"]) for r in splits.share_holdout(pairs, cold, 0.2).collect()}
     # u1: the latest ceil(0.2 * 10) = 2; u2: z is cold, its one warm pin stays; u3: one pin stays.
     assert held == {("u1", "j"), ("u1", "i"), ("u2", "z")}
+    # random: as many, picked by the seed (not the latest every time), the same on every run.
+    picks = {seed: {(r["user_id"], r["pin_id"]) for r in splits.share_holdout(pairs, cold, 0.2, "random", seed).collect()}
+             for seed in range(6)}
+    for seed, got in picks.items():
+        assert ("u2", "z") in got and len(got) == 3 and {u for u, _ in got} == {"u1", "u2"}, (seed, got)
+        assert got == {(r["user_id"], r["pin_id"]) for r in splits.share_holdout(pairs, cold, 0.2, "random", seed).collect()}
+    assert len({frozenset(got) for got in picks.values()}) > 1 and any(got != held for got in picks.values())
+    with pytest.raises(ValueError, match="latest, random"):
+        splits.share_holdout(pairs, cold, 0.2, "oldest")
     picked = {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 7).collect()}
     assert len(picked) == 5 and picked == {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 7).collect()}
     assert picked != {r["pin_id"] for r in splits.cold_pins(pairs, 0.5, 8).collect()} or len(picked) == 0
@@ -181,6 +190,25 @@ def test_graph_walk_is_the_exact_three_step_walk_over_every_users_edges():
     assert score(np.array([0]), recent) == pytest.approx(plain[:1])  # one pin: nothing to weigh
 
 
+def test_itemknn_sums_cosine_neighbours_learnt_from_every_users_training_pins():
+    # Tested: u1 trained on a, u2 on a and b. Not tested (no held-out pin) but training: u3 on b
+    # and c, listed twice. Users per pin: a 2, b 2, c 1, d 0; co-interactions: a-b 1 (u2),
+    # b-c 1 (u3). Cosine a-b 1/(sqrt2 sqrt2) = 1/2, b-c 1/sqrt2; d is never reached.
+    data = methods.Data(["a", "b", "c", "d"], ["u1", "u2"], [np.array([0]), np.array([0, 1])],
+                        [np.array([1, 2, 2])])
+    assert data.popularity.tolist() == [2.0, 2.0, 1.0, 0.0]  # the untested user's pins count, once each
+    score = methods.itemknn(data)
+    u = metrics.UNSCORED
+    plain = score(np.array([0, 1]), {"shrink": 0.0, "neighbours": None})
+    assert plain[0] == pytest.approx([u, 0.5, u, u])  # a pin is not its own neighbour
+    assert plain[1] == pytest.approx([0.5, 0.5, 1 / np.sqrt(2), u])  # c only through u3's b and c
+    shrunk = score(np.array([1]), {"shrink": 1.0, "neighbours": None})
+    assert shrunk[0] == pytest.approx([1 / 3, 1 / 3, 1 / (np.sqrt(2) + 1), u])
+    # One neighbour per pin: a passes b, b passes c (1/sqrt2 beats a's 1/2).
+    pruned = score(np.array([1]), {"shrink": 0.0, "neighbours": 1})
+    assert pruned[0] == pytest.approx([u, 0.5, 1 / np.sqrt(2), u])
+
+
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
     """A generated lake (three days) ingested in one batch (evaluation reads only silver), then
@@ -269,7 +297,7 @@ def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp
     for plot in ("methods", "curves", "cold", "users", "popularity"):
         assert f'id="plot-{plot}"' in dom
     goals = re.findall(r'class="(met|missed)"', dom)
-    assert len(goals) == 7
+    assert len(goals) == 8
 
 
 def test_cli_report_and_evaluate_say_what_to_do_without_results(tmp_path):

@@ -168,8 +168,11 @@ class Settings:
     eval_seed: int = setting(13, "seed of the evaluation's cold pins, sampled negatives, ties and bootstrap")
     eval_cold_share: float = setting(0.2, "share of the pins with interactions whose interactions are all held out "
                                           "(cold items, protocol B)", minimum=0.0, below=1.0)
-    eval_test_share: float = setting(0.2, "latest share of each user's interactions held out (protocol B)",
+    eval_test_share: float = setting(0.2, "share of each user's interactions held out (protocol B)",
                                      above=0.0, below=1.0)
+    eval_holdout: str = setting("latest", "which of a user's interactions protocol B holds out: latest (by time) "
+                                          "or random (seeded, as most published full-ranking figures)",
+                                pattern=r"latest|random")
     eval_negatives: int = setting(99, "sampled negatives ranked with each held-out interaction (protocol A)",
                                   minimum=1, maximum=10_000)
     eval_bootstrap: int = setting(500, "bootstrap resamples of users for the 95% intervals", minimum=10)

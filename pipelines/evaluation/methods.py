@@ -7,7 +7,11 @@ Off the shelf:
 - popularity: training interactions per pin, the same list for everyone;
 - content: the platform's own text encoder (TF-IDF + SVD, run by Beam) without any graph
   signal; a user is the mean of the unit content vectors of their latest training pins;
-- als: MLlib implicit ALS factors (user . pin).
+- als: MLlib implicit ALS factors (user . pin);
+- itemknn: item-based nearest neighbours on the training interactions (cosine with a
+  `shrink` term, each pin keeping its `neighbours` most similar pins; Sarwar et al. 2001 as
+  Dacrema et al. 2019 tune it): the method whose published figure is the full-ranking anchor,
+  run here on exactly our split, so the taste graph is set beside it on equal terms.
 
 Taste graph:
 - pixie: the user's Pixie candidates (`user_candidates`), by score;
@@ -38,7 +42,8 @@ import numpy as np
 from pipelines.evaluation.metrics import UNSCORED
 
 OFF_THE_SHELF, TASTE_GRAPH = "off-the-shelf", "taste graph"
-FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "pixie": TASTE_GRAPH,
+FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "itemknn": OFF_THE_SHELF,
+          "pixie": TASTE_GRAPH,
           "walk": TASTE_GRAPH, "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
 METHODS = tuple(FAMILY)
 TASTE_GRAPH_METHODS = tuple(m for m in METHODS if FAMILY[m] == TASTE_GRAPH)
@@ -49,6 +54,7 @@ GRID: dict[str, tuple[dict, ...]] = {
                   for b in (0.3, 0.6, 0.9) for k in (100, None) for e in (False, True) for r in (None, 3, 10)),
     "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
     "pinnersage": ({"combine": "max"}, {"combine": "weighted"}),
+    "itemknn": tuple({"shrink": h, "neighbours": k} for h in (0.0, 10.0, 100.0) for k in (50, 200, None)),
 }
 
 
@@ -58,20 +64,31 @@ def _unit(m: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Data:
-    """What every method shares: the catalogue, each user's training pins (oldest first) and the
-    training popularity of each pin."""
+    """What every method shares: the catalogue, each tested user's training pins (oldest first),
+    the training pins of the users who are not tested (they train, they are not scored), and
+    the training popularity of each pin (over every user)."""
 
     items: list[str]
     users: list[str]
-    train: list[np.ndarray]  # per user: catalogue indices of their training pins, oldest first
+    train: list[np.ndarray]  # per tested user: catalogue indices of their training pins, oldest first
+    untested: list[np.ndarray] = field(default_factory=list)  # the other users' training pins
     index: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = {p: i for i, p in enumerate(self.items)}
-        counts = np.zeros(len(self.items))
-        for pins in self.train:
-            np.add.at(counts, pins, 1.0)
-        self.popularity = counts
+        self.popularity = np.asarray(self.interactions().sum(axis=0), dtype=np.float64).ravel()
+
+    def interactions(self, users: list[np.ndarray] | None = None):
+        """A sparse (users x items) 0/1 matrix of training interactions: of the given users'
+        pins, else of every user (tested users first, in order)."""
+        from scipy import sparse
+
+        users = self.train + self.untested if users is None else users
+        rows = np.repeat(np.arange(len(users)), [len(p) for p in users])
+        cols = np.concatenate(users) if users else np.empty(0, dtype=np.int64)
+        m = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(users), len(self.items)))
+        m.data[:] = 1.0  # a pin twice in a user's list is one interaction
+        return m
 
 
 Scorer = Callable[[np.ndarray, dict], np.ndarray]  # (user rows, params) -> (users x items) scores
@@ -155,6 +172,36 @@ def _strongest(m, k: int):
         keep[start + order] = True
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     return sparse.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+
+
+def itemknn(data: Data) -> Scorer:
+    """ItemKNN: a pin's score for a user is the sum of its cosine similarities (co-interactions
+    over sqrt(n_i n_j) + `shrink`) to the user's training pins, each training pin passing on only
+    its `neighbours` most similar pins (all when None). Similarities come from every user's
+    training interactions."""
+    from scipy import sparse
+
+    everyone = data.interactions()
+    co = (everyone.T @ everyone).tocsr()
+    norms = np.sqrt(co.diagonal())
+    built: dict[tuple, object] = {}
+
+    def similar(shrink: float, neighbours: int | None):
+        key = (shrink, neighbours)
+        if key not in built:
+            built.clear()
+            m = co.tocoo()
+            off = m.row != m.col
+            values = m.data[off] / (norms[m.row[off]] * norms[m.col[off]] + shrink)
+            sim = sparse.csr_matrix((values, (m.row[off], m.col[off])), shape=co.shape)
+            built[key] = _strongest(sim, neighbours) if neighbours else sim
+        return built[key]
+
+    def score(rows: np.ndarray, params: dict) -> np.ndarray:
+        seen = data.interactions([data.train[u] for u in rows])
+        reached = (seen @ similar(float(params["shrink"]), params.get("neighbours"))).toarray()
+        return np.where(reached > 0, reached, UNSCORED).astype(np.float32)
+    return score
 
 
 def walk(data: Data, engaged: list[tuple[str, str, float, float]]) -> Scorer:

@@ -47,7 +47,7 @@ TRAINING_STAGES = ("graph", "related_pins", "user_candidates", "graph_embeddings
                    "content_embeddings", "pin_embeddings", "user_interests")
 # The stages whose seconds a method's training costs (the graph is shared by several).
 METHOD_STAGES = {
-    "popularity": (), "content": ("content_embeddings",), "als": ("collaborative_embeddings",),
+    "popularity": (), "itemknn": (), "content": ("content_embeddings",), "als": ("collaborative_embeddings",),
     "pixie": ("graph", "related_pins", "user_candidates"), "walk": ("graph",), "graph": ("graph", "graph_embeddings"),
     "fused": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings"),
     "pinnersage": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings", "user_interests"),
@@ -84,7 +84,7 @@ def cut(protocol: str, pairs: DataFrame, s: Settings, seed: int) -> tuple[DataFr
     if protocol == PROTOCOL_A:
         return splits.last_interactions(pairs), pairs.sparkSession.createDataFrame([], "pin_id string")
     cold = splits.cold_pins(pairs, s.eval_cold_share, seed)
-    return splits.temporal_holdout(pairs, cold, s.eval_test_share), cold
+    return splits.share_holdout(pairs, cold, s.eval_test_share, s.eval_holdout, seed), cold
 
 
 def training_lake(ctx: StageContext, root, events: DataFrame, pins: DataFrame, boards: DataFrame) -> tuple[Settings, dict]:
@@ -127,6 +127,7 @@ def scorers(ctx: StageContext, sub: Settings, data: m.Data) -> tuple[dict[str, m
             "content": m.profile(data, _vectors(content, "pin_id", "content_embedding")),
             "als": m.factors(data, _vectors(read(catalog.USER_COLLAB_EMBEDDINGS), "user_id", "embedding"),
                              _vectors(read(catalog.PIN_COLLAB_EMBEDDINGS), "pin_id", "embedding")),
+            "itemknn": m.itemknn(data),
             "pixie": m.candidates(data, pixie),
             "walk": m.walk(data, engaged),
             "graph": m.profile(data, _vectors(read(catalog.PIN_GRAPH_EMBEDDINGS), "pin_id", "embedding")),
@@ -160,7 +161,8 @@ def collect(protocol: str, name: str, split_id: str, items: list[str], train: Da
     for r in touched.join(F.broadcast(train.sparkSession.createDataFrame([(u,) for u in users] or [("",)], "user_id string")),
                           on="user_id", how="inner").collect():
         touched_by[r["user_id"]].add(index[r["pin_id"]])
-    data = m.Data(items, users, [np.asarray(trained[u], dtype=np.int64) for u in users])
+    data = m.Data(items, users, [np.asarray(trained[u], dtype=np.int64) for u in users],
+                  [np.asarray(pins, dtype=np.int64) for u, pins in sorted(trained.items()) if u not in held_by])
     return Split(protocol, name, split_id, data, [held_by[u] for u in users], [merchant_by.get(u, set()) for u in users],
                  np.asarray(sorted(index[r["pin_id"]] for r in cold.collect()), dtype=np.int64),
                  [touched_by[u] for u in users])
@@ -282,9 +284,16 @@ def _rows_of(split: Split, method: str, result: dict, params: dict, s: Settings,
     return rows
 
 
+def split_spec(protocol: str, s: Settings) -> dict:
+    """How a protocol's splits are cut (in every result's lineage, and what the report describes)."""
+    if protocol == PROTOCOL_A:
+        return {"held_out": "last", "negatives": s.eval_negatives, "seed": s.eval_seed}
+    return {"held_out": s.eval_holdout, "test_share": s.eval_test_share, "cold_share": s.eval_cold_share,
+            "seed": s.eval_seed}
+
+
 def _split_id(protocol: str, name: str, s: Settings, inputs: dict) -> str:
-    spec = {"protocol": protocol, "split": name, "seed": s.eval_seed, "cold_share": s.eval_cold_share,
-            "test_share": s.eval_test_share, "inputs": inputs}
+    spec = {"protocol": protocol, "split": name, **split_spec(protocol, s), "inputs": inputs}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -359,8 +368,8 @@ def protocol_rows(ctx: StageContext, inp: Inputs, protocol: str, seed: int, deta
         split = collect(protocol, name, split_id, inp.items, training, tested, tested_cold, inp.touched)
         found, models, seconds = trained_methods(ctx, inp, split, all_held, all_cold)
         ctx.laps(f"train {protocol} {name}")
-        lineage = json.dumps({"split_id": split_id, "inputs": inp.versions, "models": models,
-                              "training_stage_seconds": seconds}, sort_keys=True)
+        lineage = json.dumps({"split_id": split_id, "split": split_spec(protocol, s), "inputs": inp.versions,
+                              "models": models, "training_stage_seconds": seconds}, sort_keys=True)
         common = {"ds": dt.date.fromisoformat(ctx.ds), "evaluated_at": inp.evaluated_at, "protocol": protocol,
                   "split": name, "split_id": split_id, "lineage": lineage}
         rows += method_rows(ctx, inp, split, found, chosen, common, seconds)
