@@ -402,11 +402,13 @@ def cmd_stages(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    for name, default, meaning in settings_table():
+    table = settings_table()
+    width = max(len(name) for name, _, _ in table) + 2
+    for name, default, meaning in table:
         if len(default) < 22:
-            print(f"{name:<26}{default:<22}{meaning}")
+            print(f"{name:<{width}}{default:<22}{meaning}")
         else:  # a long default gets a line of its own
-            print(f"{name:<26}{'(below)':<22}{meaning}\n{'':<26}default: {default}")
+            print(f"{name:<{width}}{'(below)':<22}{meaning}\n{'':<{width}}default: {default}")
     return 0
 
 

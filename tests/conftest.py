@@ -1,16 +1,20 @@
 """One SparkSession for the whole suite (local[2], few shuffle partitions), temporary lakes."""
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 # Isolate Prefect's state (temporary server database) and keep every library offline and quiet.
+# Each process of the suite (pytest-xdist workers too) has its own, removed when it exits.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="tastegraph-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)

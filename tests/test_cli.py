@@ -135,7 +135,8 @@ def test_settings_and_stages_list_what_there_is():
     from pipelines.registry import ALL_STAGES
 
     listed = tastegraph("settings").stdout
-    assert all(name in listed for name in FIELDS)
+    # every setting on a line of its own, its name a word apart from its default
+    assert sorted(line.split()[0] for line in listed.splitlines() if not line.startswith(" ")) == sorted(FIELDS)
     stages = tastegraph("stages").stdout
     assert [line.split()[0] for line in stages.splitlines() if not line.startswith(" ")] == [s.name for s in ALL_STAGES]
 
