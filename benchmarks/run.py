@@ -460,8 +460,8 @@ def _evaluate_measured(tastegraph: str, lake: Path, config: list[str], env: dict
                 if r["split"] == "test" and r["k"] in (10, 20) and r["metric"] in ("recall", "ndcg", "hr", "coverage",
                                                                                    "mean_popularity")}
     train_seconds = {r["method"]: r["train_seconds"] for r in results if r["split"] == "test"}
-    evaluate_run = [r for r in DeltaTable(str(lake / "ops" / "pipeline_runs")).to_pyarrow_table().to_pylist()
-                    if r["stage"] == "evaluate"][-1]
+    evaluate_run = max((r for r in DeltaTable(str(lake / "ops" / "pipeline_runs")).to_pyarrow_table().to_pylist()
+                        if r["stage"] == "evaluate"), key=lambda r: r["started_at"])  # this run's
     return {"holdout": holdout, "seconds": round(evaluated.seconds, 1), "peak_rss_mb": round(evaluated.peak_rss_mb),
             "steps": json.loads(evaluate_run["details"] or "{}").get("step_seconds"),
             "method_train_seconds": train_seconds, "results": headline}

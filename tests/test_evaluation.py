@@ -250,6 +250,12 @@ def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark
     versions = {t.name: io.table_version(spark, t, settings) for t in (catalog.SILVER_EVENTS, catalog.SILVER_PINS)}
     assert {k: lineage["inputs"][k] for k in versions} == versions
     assert lineage["models"]["pin_graph_embeddings_v1.model_version"]
+    specs = {(r.protocol, json.dumps(json.loads(r.lineage)["split"], sort_keys=True)) for r in frame.itertuples()}
+    assert sorted(specs) == [(PROTOCOL_A, json.dumps({"held_out": "last", "negatives": 99, "seed": 13}, sort_keys=True)),
+                             (PROTOCOL_B, json.dumps({"cold_share": 0.2, "held_out": "latest", "seed": 13,
+                                                      "test_share": 0.2}, sort_keys=True))]
+    # ItemKNN, an off-the-shelf method, ranks the planted interests too.
+    assert ndcg["itemknn"] > ndcg["popularity"]
     # Knobs are chosen on the validation split and recorded with the test rows.
     val = frame[(frame.split == "validation") & (frame.method == "fused")]
     assert not val.empty and set(val.params) == set(test[test.method == "fused"].params)
@@ -290,6 +296,9 @@ def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", text), "the page loads something from the network"
     for section in ("Goals", "Where we stand against published figures", "Dacrema", "RecSys 2019"):
         assert section in text
+    # the split it was cut with, from the results' lineage (the default: each user's latest interactions)
+    assert "20% of the pins cold (all their interactions held out) and the latest 20% of each user" in text
+    assert "ItemKNN" in text and "random holdout" in text
     assert text.count('class="plot"') == 5
     dom = headless_dom(page, tmp_path / "profile")
     # The page's own script counts the plots the browser decoded (naturalWidth > 0).
