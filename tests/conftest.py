@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 # Isolate Prefect's state (temporary server database) and keep every library offline and quiet.
-# Each process of the suite (pytest-xdist workers too) has its own, removed when it exits.
+# Workers of pytest-xdist inherit the main process's PREFECT_HOME; every folder made here is
+# removed when its process exits.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="tastegraph-prefect-")
 atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)

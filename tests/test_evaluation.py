@@ -204,9 +204,10 @@ def test_itemknn_sums_cosine_neighbours_learnt_from_every_users_training_pins():
     assert plain[1] == pytest.approx([0.5, 0.5, 1 / np.sqrt(2), u])  # c only through u3's b and c
     shrunk = score(np.array([1]), {"shrink": 1.0, "neighbours": None})
     assert shrunk[0] == pytest.approx([1 / 3, 1 / 3, 1 / (np.sqrt(2) + 1), u])
-    # One neighbour per pin: a passes b, b passes c (1/sqrt2 beats a's 1/2).
+    # One neighbour per candidate: a's is b (the user has it), b's is c (1/sqrt2 beats a's 1/2;
+    # the user does not have c), c's is b.
     pruned = score(np.array([1]), {"shrink": 0.0, "neighbours": 1})
-    assert pruned[0] == pytest.approx([u, 0.5, 1 / np.sqrt(2), u])
+    assert pruned[0] == pytest.approx([0.5, u, 1 / np.sqrt(2), u])
 
 
 @pytest.fixture(scope="module")
@@ -250,10 +251,12 @@ def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark
     versions = {t.name: io.table_version(spark, t, settings) for t in (catalog.SILVER_EVENTS, catalog.SILVER_PINS)}
     assert {k: lineage["inputs"][k] for k in versions} == versions
     assert lineage["models"]["pin_graph_embeddings_v1.model_version"]
-    specs = {(r.protocol, json.dumps(json.loads(r.lineage)["split"], sort_keys=True)) for r in frame.itertuples()}
-    assert sorted(specs) == [(PROTOCOL_A, json.dumps({"held_out": "last", "negatives": 99, "seed": 13}, sort_keys=True)),
-                             (PROTOCOL_B, json.dumps({"cold_share": 0.2, "held_out": "latest", "seed": 13,
-                                                      "test_share": 0.2}, sort_keys=True))]
+    specs = {(r.protocol, r.split, json.dumps(json.loads(r.lineage)["split"], sort_keys=True)) for r in frame.itertuples()}
+    a_spec = json.dumps({"held_out": "last", "negatives": 99, "negatives_seed": 13}, sort_keys=True)
+    b_spec = {"cold_share": 0.2, "held_out": "latest", "test_share": 0.2}  # B's cut seeds: eval_seed + 1, + 101
+    assert sorted(specs) == [(PROTOCOL_A, "test", a_spec), (PROTOCOL_A, "validation", a_spec),
+                             (PROTOCOL_B, "test", json.dumps({**b_spec, "seed": 14}, sort_keys=True)),
+                             (PROTOCOL_B, "validation", json.dumps({**b_spec, "seed": 114}, sort_keys=True))]
     # ItemKNN, an off-the-shelf method, ranks the planted interests too.
     assert ndcg["itemknn"] > ndcg["popularity"]
     # Knobs are chosen on the validation split and recorded with the test rows.
@@ -289,6 +292,23 @@ def test_evaluate_with_no_test_interactions_reports_it(spark, settings):
     assert not (settings.lake_root / "_eval").exists() or not any((settings.lake_root / "_eval").iterdir())
 
 
+def test_report_names_the_holdout_each_evaluation_was_cut_with():
+    import pandas as pd
+
+    from pipelines.evaluation import report
+
+    def rows(split):
+        lineage = json.dumps({"split_id": "x", **({"split": split} if split is not None else {})})
+        return pd.DataFrame([{"protocol": PROTOCOL_B, "lineage": lineage}])
+
+    spec = {"held_out": "random", "test_share": 0.25, "cold_share": 0.1, "seed": 14}
+    assert report._holdout_text(rows(spec)) == ("10% of the pins cold (all their interactions held out) and a randomly "
+                                                "picked (seeded) 25% of each user's other interactions held out")
+    assert report._holdout(rows(spec)) == "random"
+    # Results written before the lineage named the split were cut by the latest holdout.
+    assert report._holdout(rows(None)) == "latest" and "latest 20%" in report._holdout_text(rows(None))
+
+
 def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp_path):
     settings, _ = evaluated
     page = write_report(settings, out=tmp_path / "report.html")
@@ -298,7 +318,7 @@ def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp
         assert section in text
     # the split it was cut with, from the results' lineage (the default: each user's latest interactions)
     assert "20% of the pins cold (all their interactions held out) and the latest 20% of each user" in text
-    assert "ItemKNN" in text and "random holdout" in text
+    assert "best taste-graph method &gt;= ItemKNN run on this split" in text and "(latest holdout)" in text
     assert text.count('class="plot"') == 5
     dom = headless_dom(page, tmp_path / "profile")
     # The page's own script counts the plots the browser decoded (naturalWidth > 0).

@@ -9,8 +9,8 @@ Off the shelf:
   signal; a user is the mean of the unit content vectors of their latest training pins;
 - als: MLlib implicit ALS factors (user . pin);
 - itemknn: item-based nearest neighbours on the training interactions (cosine with a
-  `shrink` term, each pin keeping its `neighbours` most similar pins; Sarwar et al. 2001 as
-  Dacrema et al. 2019 tune it): the method whose published figure is the full-ranking anchor,
+  `shrink` term, each candidate pin scored from its `neighbours` most similar pins; Sarwar et
+  al. 2001, with the knobs Dacrema et al. 2019 tune): the method whose published figure is the full-ranking anchor,
   run here on exactly our split, so the taste graph is set beside it on equal terms.
 
 Taste graph:
@@ -176,9 +176,8 @@ def _strongest(m, k: int):
 
 def itemknn(data: Data) -> Scorer:
     """ItemKNN: a pin's score for a user is the sum of its cosine similarities (co-interactions
-    over sqrt(n_i n_j) + `shrink`) to the user's training pins, each training pin passing on only
-    its `neighbours` most similar pins (all when None). Similarities come from every user's
-    training interactions."""
+    over sqrt(n_i n_j) + `shrink`) to those of its `neighbours` most similar pins (all when
+    None) that the user trained on. Similarities come from every user's training interactions."""
     from scipy import sparse
 
     everyone = data.interactions()
@@ -194,7 +193,8 @@ def itemknn(data: Data) -> Scorer:
             off = m.row != m.col
             values = m.data[off] / (norms[m.row[off]] * norms[m.col[off]] + shrink)
             sim = sparse.csr_matrix((values, (m.row[off], m.col[off])), shape=co.shape)
-            built[key] = _strongest(sim, neighbours) if neighbours else sim
+            # each candidate pin keeps its k most similar pins (a column of the symmetric matrix)
+            built[key] = _strongest(sim, neighbours).T.tocsr() if neighbours else sim
         return built[key]
 
     def score(rows: np.ndarray, params: dict) -> np.ndarray:

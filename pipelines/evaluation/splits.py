@@ -1,4 +1,4 @@
-"""Held-out splits of real behaviour, cut by time (pure transforms).
+"""Held-out splits of real behaviour, cut by time or by a seeded pick (pure transforms).
 
 An interaction is a user's engagement with a pin beyond a look: a closeup, click or save
 (`POSITIVE_TYPES`), one row per (user, pin) at its first time. Hides and impressions are not

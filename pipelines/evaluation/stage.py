@@ -284,16 +284,17 @@ def _rows_of(split: Split, method: str, result: dict, params: dict, s: Settings,
     return rows
 
 
-def split_spec(protocol: str, s: Settings) -> dict:
-    """How a protocol's splits are cut (in every result's lineage, and what the report describes)."""
+def split_spec(protocol: str, s: Settings, seed: int) -> dict:
+    """How a split was cut, with the seed it was cut with (in every result's lineage, and what
+    the report describes). Protocol A's cut has no seed; its sampled negatives use eval_seed."""
     if protocol == PROTOCOL_A:
-        return {"held_out": "last", "negatives": s.eval_negatives, "seed": s.eval_seed}
+        return {"held_out": "last", "negatives": s.eval_negatives, "negatives_seed": s.eval_seed}
     return {"held_out": s.eval_holdout, "test_share": s.eval_test_share, "cold_share": s.eval_cold_share,
-            "seed": s.eval_seed}
+            "seed": seed}
 
 
-def _split_id(protocol: str, name: str, s: Settings, inputs: dict) -> str:
-    spec = {"protocol": protocol, "split": name, **split_spec(protocol, s), "inputs": inputs}
+def _split_id(protocol: str, name: str, s: Settings, seed: int, inputs: dict) -> str:
+    spec = {"protocol": protocol, "split": name, **split_spec(protocol, s, seed), "inputs": inputs}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -360,15 +361,15 @@ def protocol_rows(ctx: StageContext, inp: Inputs, protocol: str, seed: int, deta
     val_held, val_cold = cut(protocol, train, s, seed + 100)
     chosen: dict[str, dict] = {}
     rows: list[dict] = []
-    for name, tested, tested_cold, training, all_held, all_cold in (
-            ("validation", val_held, val_cold, splits.remaining(train, val_held), held.unionByName(val_held),
-             cold.unionByName(val_cold)),
-            ("test", held, cold, train, held, cold)):
-        split_id = _split_id(protocol, name, s, inp.versions)
+    for name, cut_seed, tested, tested_cold, training, all_held, all_cold in (
+            ("validation", seed + 100, val_held, val_cold, splits.remaining(train, val_held),
+             held.unionByName(val_held), cold.unionByName(val_cold)),
+            ("test", seed, held, cold, train, held, cold)):
+        split_id = _split_id(protocol, name, s, cut_seed, inp.versions)
         split = collect(protocol, name, split_id, inp.items, training, tested, tested_cold, inp.touched)
         found, models, seconds = trained_methods(ctx, inp, split, all_held, all_cold)
         ctx.laps(f"train {protocol} {name}")
-        lineage = json.dumps({"split_id": split_id, "split": split_spec(protocol, s), "inputs": inp.versions,
+        lineage = json.dumps({"split_id": split_id, "split": split_spec(protocol, s, cut_seed), "inputs": inp.versions,
                               "models": models, "training_stage_seconds": seconds}, sort_keys=True)
         common = {"ds": dt.date.fromisoformat(ctx.ds), "evaluated_at": inp.evaluated_at, "protocol": protocol,
                   "split": name, "split_id": split_id, "lineage": lineage}
