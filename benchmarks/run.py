@@ -472,6 +472,8 @@ def bench_movielens(args) -> dict:
 
     from deltalake import DeltaTable
 
+    if not Path(args.movielens).is_dir():
+        raise SystemExit(f"--movielens {args.movielens}: no such folder: pass the folder of a MovieLens release")
     tastegraph = str(Path(sys.executable).parent / "tastegraph")
     raw, lake = OUT / "movielens-raw", OUT / "lake-movielens"
     shutil.rmtree(raw, ignore_errors=True)

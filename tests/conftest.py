@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 # Isolate Prefect's state (temporary server database) and keep every library offline and quiet.
-# Workers of pytest-xdist inherit the main process's PREFECT_HOME; every folder made here is
-# removed when its process exits.
-_PREFECT_HOME = tempfile.mkdtemp(prefix="tastegraph-prefect-")
-atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# The main process makes the folder and removes it when it exits; pytest-xdist workers inherit it.
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="tastegraph-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 

@@ -98,21 +98,23 @@ def goals(rows: pd.DataFrame) -> list[Goal]:
     return out
 
 
+# How protocol B was cut before results recorded it in their lineage.
+EARLIER_SPLIT = {"held_out": "latest", "test_share": 0.2, "cold_share": 0.2}
+
+
 def _split_spec(rows: pd.DataFrame) -> dict:
-    """How protocol B's split was cut, from its rows' lineage ({} for rows written before it said)."""
+    """How protocol B's split was cut, from its rows' lineage."""
     b = rows[rows.protocol == B]
-    return json.loads(b.lineage.iloc[0]).get("split", {}) if not b.empty else {}
+    return json.loads(b.lineage.iloc[0]).get("split", EARLIER_SPLIT) if not b.empty else EARLIER_SPLIT
 
 
 def _holdout(rows: pd.DataFrame) -> str:
-    return _split_spec(rows).get("held_out", "latest")
+    return _split_spec(rows)["held_out"]
 
 
 def _holdout_text(rows: pd.DataFrame) -> str:
     spec = _split_spec(rows)
-    if not spec:
-        return "20% of the pins cold (all their interactions held out) and each user's latest 20% of interactions held out"
-    which = "the latest" if spec.get("held_out") == "latest" else "a randomly picked (seeded)"
+    which = "the latest" if spec["held_out"] == "latest" else "a randomly picked (seeded)"
     return (f"{spec['cold_share']:.0%} of the pins cold (all their interactions held out) and {which} "
             f"{spec['test_share']:.0%} of each user's other interactions held out")
 

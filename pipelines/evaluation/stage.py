@@ -293,9 +293,9 @@ def split_spec(protocol: str, s: Settings, seed: int) -> dict:
             "seed": seed}
 
 
-def _split_id(protocol: str, name: str, s: Settings, seed: int, inputs: dict) -> str:
-    spec = {"protocol": protocol, "split": name, **split_spec(protocol, s, seed), "inputs": inputs}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+def _split_id(protocol: str, name: str, spec: dict, inputs: dict) -> str:
+    named = {"protocol": protocol, "split": name, **spec, "inputs": inputs}
+    return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -365,12 +365,13 @@ def protocol_rows(ctx: StageContext, inp: Inputs, protocol: str, seed: int, deta
             ("validation", seed + 100, val_held, val_cold, splits.remaining(train, val_held),
              held.unionByName(val_held), cold.unionByName(val_cold)),
             ("test", seed, held, cold, train, held, cold)):
-        split_id = _split_id(protocol, name, s, cut_seed, inp.versions)
+        spec = split_spec(protocol, s, cut_seed)
+        split_id = _split_id(protocol, name, spec, inp.versions)
         split = collect(protocol, name, split_id, inp.items, training, tested, tested_cold, inp.touched)
         found, models, seconds = trained_methods(ctx, inp, split, all_held, all_cold)
         ctx.laps(f"train {protocol} {name}")
-        lineage = json.dumps({"split_id": split_id, "split": split_spec(protocol, s, cut_seed), "inputs": inp.versions,
-                              "models": models, "training_stage_seconds": seconds}, sort_keys=True)
+        lineage = json.dumps({"split_id": split_id, "split": spec, "inputs": inp.versions, "models": models,
+                              "training_stage_seconds": seconds}, sort_keys=True)
         common = {"ds": dt.date.fromisoformat(ctx.ds), "evaluated_at": inp.evaluated_at, "protocol": protocol,
                   "split": name, "split_id": split_id, "lineage": lineage}
         rows += method_rows(ctx, inp, split, found, chosen, common, seconds)
