@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from pipelines.core.contract import ID_PATTERN
-from pipelines.core.settings import SettingsError, TastegraphError, disable_telemetry, load_settings, settings_table
+from pipelines.core.settings import (SettingsError, TastegraphError, disable_telemetry, load_settings, settings_given,
+                                     settings_table)
 
 disable_telemetry()
 
@@ -402,6 +403,7 @@ def cmd_stages(args) -> int:
 
 
 def cmd_settings(args) -> int:
+    given = {name: (value, source) for name, value, source in settings_given(args.config)}  # checked first
     table = settings_table()
     width = max(len(name) for name, _, _ in table) + 2
     for name, default, meaning in table:
@@ -409,6 +411,8 @@ def cmd_settings(args) -> int:
             print(f"{name:<{width}}{default:<22}{meaning}")
         else:  # a long default gets a line of its own
             print(f"{name:<{width}}{'(below)':<22}{meaning}\n{'':<{width}}default: {default}")
+        if name in given:
+            print(f"{'':<{width}}in effect: {given[name][0]} (from {given[name][1]})")
     return 0
 
 
@@ -524,7 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stages", help="list the Spark stages")
     st.set_defaults(func=cmd_stages)
 
-    se = sub.add_parser("settings", help="list the settings, their defaults and ranges")
+    se = sub.add_parser("settings", help="list the settings, their defaults and ranges, and the values that a TOML "
+                                         "file or TASTEGRAPH_* variables set")
+    se.add_argument("--config", help="TOML settings file (or TASTEGRAPH_CONFIG)")
     se.set_defaults(func=cmd_settings)
 
     fe = sub.add_parser("feast", help="run the feast CLI on features/ for a lake: tastegraph feast -- apply")

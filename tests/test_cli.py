@@ -141,6 +141,21 @@ def test_settings_and_stages_list_what_there_is():
     assert [line.split()[0] for line in stages.splitlines() if not line.startswith(" ")] == [s.name for s in ALL_STAGES]
 
 
+def test_settings_shows_the_values_a_file_and_the_environment_set_and_refuses_bad_ones(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text("[tastegraph]\nwalks_per_pin = 50\neval_holdout = \"latest\"\n")
+    listed = tastegraph("settings", "--config", str(config), env={"TASTEGRAPH_EVAL_HOLDOUT": "random"}).stdout.splitlines()
+    after = {line.split()[0]: listed[i + 1] for i, line in enumerate(listed[:-1]) if not line.startswith(" ")}
+    assert after["walks_per_pin"].split() == ["in", "effect:", "50", "(from", "TOML", "key", "`walks_per_pin`", "in",
+                                              f"{config})"]
+    # the environment wins over the file, as in every other command
+    assert after["eval_holdout"].split() == ["in", "effect:", "random", "(from", "environment", "variable",
+                                             "TASTEGRAPH_EVAL_HOLDOUT)"]
+    assert not after["walk_length"].lstrip().startswith("in effect")  # a default is not repeated
+    last = one_line_error(tastegraph("settings", env={"TASTEGRAPH_EMBEDDING_DIM": "0"}), 2)
+    assert "TASTEGRAPH_EMBEDDING_DIM" in last, last
+
+
 def test_the_gate_imports_in_a_process_without_a_main_file():
     """Importing Great Expectations imports pyspark's Spark Connect client, which ends a process
     whose __main__ has no file (python -c, pytest-xdist workers) with exit code 0 unless its own

@@ -354,6 +354,22 @@ def load_settings(
     **overrides: Any,
 ) -> Settings:
     """Build Settings from defaults < TOML file < TASTEGRAPH_* env < overrides."""
+    values, sources = _given(config_file, env, overrides)
+    return _build(Settings(), values, sources)
+
+
+def settings_given(config_file: str | os.PathLike | None = None,
+                   env: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(name, value in effect, where it was set) of every setting that a TOML file or a
+    TASTEGRAPH_* variable sets, checked as load_settings checks them."""
+    values, sources = _given(config_file, env, {})
+    settings = _build(Settings(), values, sources)
+    return [(name, str(getattr(settings, name)), sources[name]) for name in FIELDS if name in values]
+
+
+def _given(config_file, env: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> tuple[dict, dict]:
+    """The raw values that the TOML file, the environment and the overrides set, each with where
+    it came from (the later ones win)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -386,7 +402,7 @@ def load_settings(
         if value is not None:
             values[name] = value
             sources[name] = f"argument {name}"
-    return _build(Settings(), values, sources)
+    return values, sources
 
 
 def settings_table() -> list[tuple[str, str, str]]:
