@@ -17,8 +17,14 @@ import time
 from pathlib import Path
 
 from pipelines.core.contract import ID_PATTERN
-from pipelines.core.settings import (SettingsError, TastegraphError, disable_telemetry, load_settings, settings_given,
-                                     settings_table)
+from pipelines.core.settings import (
+    SettingsError,
+    TastegraphError,
+    disable_telemetry,
+    load_settings,
+    settings_given,
+    settings_table,
+)
 
 disable_telemetry()
 
