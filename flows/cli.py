@@ -511,8 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     im = sub.add_parser("import", help="convert a real data set into raw logs")
     im_sub = im.add_subparsers(dest="dataset", required=True, parser_class=_Parser)
-    ml = im_sub.add_parser("movielens", help="a MovieLens release (100K or CSV format) -> raw logs, all or nothing")
-    ml.add_argument("--src", required=True, help="the release folder (u.data, u.item, u.genre or ratings.csv, movies.csv)")
+    ml = im_sub.add_parser("movielens", help="a MovieLens release (100K, 1M/10M or CSV format) -> raw logs, "
+                                             "all or nothing")
+    ml.add_argument("--src", required=True, help="the release folder (u.data, u.item, u.genre; ratings.dat, "
+                                                 "movies.dat; or ratings.csv, movies.csv)")
     ml.add_argument("--out", required=True,
                     help="raw root to write: new, empty, or an earlier import of the same --src (replaced)")
     ml.add_argument("--config", help="TOML settings file (or TASTEGRAPH_CONFIG): its earliest_event_date applies")

@@ -94,6 +94,32 @@ def write_csv(folder: Path, ratings=RATINGS_CSV) -> Path:
     return folder
 
 
+# The 1M / 10M format: "::"-separated, no header; 1M's text is Latin-1, its ratings whole stars.
+MOVIES_DAT = [
+    "1::Toy Story (1995)::Animation|Children's|Comedy",
+    "2::Café au lait (1993)::Comedy",
+    "3::Two Colons :: A Title (2000)::Drama",  # the title keeps its "::"
+    "4::Unrated (1999)::Drama",
+]
+RATINGS_DAT = [
+    (6040, 1, "5", "2000-04-25T23:05:32"),
+    (6040, 2, "3", "2000-04-25T23:10:00"),
+    (1, 3, "1", "2000-04-26T08:00:00"),
+    (1, 1, "4", "2000-04-26T09:00:00"),
+    (2, 2, "2", "2000-04-25T12:00:00"),
+]
+TAGS_DAT = [f"1::1::pixar::{ts('2000-04-26T09:01:00')}", f"2::3::odd :: meta::{ts('2000-04-26T09:02:00')}"]
+
+
+def write_dat(folder: Path, ratings=RATINGS_DAT) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "movies.dat").write_bytes(("\n".join(MOVIES_DAT) + "\n").encode("latin-1"))
+    (folder / "ratings.dat").write_text("".join(f"{u}::{m}::{r}::{ts(t)}\n" for u, m, r, t in ratings))
+    (folder / "tags.dat").write_text("\n".join(TAGS_DAT) + "\n", encoding="utf-8")
+    (folder / "users.dat").write_text("1::F::1::10::48067\n")
+    return folder
+
+
 def read_raw(root: Path) -> dict[str, dict[str, list[dict]]]:
     """stream -> dt -> records, checking that each file's lines are sorted."""
     out: dict[str, dict[str, list[dict]]] = {}
@@ -222,7 +248,28 @@ def test_csv_format_with_crlf_quoted_titles_half_stars_and_tags(tmp_path):
     assert contract_problems(tmp_path / "raw") == []
 
 
-@pytest.mark.parametrize("write", [write_100k, write_csv])
+def test_1m_format_with_latin_1_titles_colons_in_text_and_tags(tmp_path):
+    summary = import_movielens(write_dat(tmp_path / "ml"), tmp_path / "raw")
+    raw = read_raw(tmp_path / "raw")
+    events = by_key(raw, "events", "event_id")
+    assert {k: (d, r["event_type"], r["rating"], r.get("board_id")) for k, (d, r) in events.items()} == {
+        "ml-6040-1": ("2000-04-25", "save", 5.0, "b6040-animation"), "ml-6040-2": ("2000-04-25", "click", 3.0, None),
+        "ml-1-3": ("2000-04-26", "hide", 1.0, None), "ml-1-1": ("2000-04-26", "save", 4.0, "b1-animation"),
+        "ml-2-2": ("2000-04-25", "closeup", 2.0, None),
+    }
+    pins = by_key(raw, "pins", "pin_id")
+    assert sorted(pins) == ["m1", "m2", "m3"]  # movie 4 is never rated
+    assert pins["m2"][1]["title"] == "Café au lait (1993)"  # read as Latin-1, written as UTF-8
+    assert pins["m3"][1]["title"] == "Two Colons :: A Title (2000)"
+    assert pins["m1"][1]["description"] == "Genres: Animation, Children's, Comedy. Tags: pixar."
+    assert pins["m3"][1]["description"] == "Genres: Drama. Tags: odd :: meta."
+    assert [i["interest"] for i in pins["m1"][1]["interests"]] == ["animation", "children_s", "comedy"]
+    assert (summary.format, summary.users, summary.pins, summary.boards, summary.skipped_unrated, summary.tags) == (
+        "1M/10M", 3, 3, 2, 1, 2)
+    assert contract_problems(tmp_path / "raw") == []
+
+
+@pytest.mark.parametrize("write", [write_100k, write_dat, write_csv])
 def test_every_day_with_pins_or_boards_has_events_and_ids_follow_the_contract(tmp_path, write):
     import re
 
@@ -244,7 +291,7 @@ def test_every_day_with_pins_or_boards_has_events_and_ids_follow_the_contract(tm
                 assert times and all(t.startswith(day + "T") and t.endswith("Z") for t in times), (day, record)
 
 
-@pytest.mark.parametrize("write", [write_100k, write_csv])
+@pytest.mark.parametrize("write", [write_100k, write_dat, write_csv])
 def test_same_input_gives_the_same_bytes_whatever_the_line_order(tmp_path, write):
     import_movielens(write(tmp_path / "ml"), tmp_path / "a")
     import_movielens(tmp_path / "ml", tmp_path / "b")
@@ -252,7 +299,7 @@ def test_same_input_gives_the_same_bytes_whatever_the_line_order(tmp_path, write
     gz = (tmp_path / "a" / "events").glob(f"dt=*/{PART_FILE}").__next__().read_bytes()
     assert gz[4:8] == b"\0\0\0\0"  # gzip mtime 0
 
-    ratings = RATINGS_100K if write is write_100k else RATINGS_CSV
+    ratings = {write_100k: RATINGS_100K, write_dat: RATINGS_DAT, write_csv: RATINGS_CSV}[write]
     import_movielens(write(tmp_path / "reversed", ratings=ratings[::-1]), tmp_path / "c")
     streams = {k: v for k, v in tree(tmp_path / "a").items() if k != MARKER_FILE}
     assert streams == {k: v for k, v in tree(tmp_path / "c").items() if k != MARKER_FILE}
@@ -286,6 +333,15 @@ BAD = {
     "100k duplicate": (write_100k, "u.data", lambda p: _append(p, f"3\t1\t2\t{T0}"), 8, ["user 3", "movie 1 twice"]),
     "100k before 1995": (write_100k, "u.data", lambda p: _replace_line(p, 2, "1\t1\t5\t86400"), 2, ["1995-01-01"]),
     "100k item cut short": (write_100k, "u.item", lambda p: _replace_line(p, 2, "2|Amelie|x"), 2, ["10 '|'-separated"]),
+    "1m short line": (write_dat, "ratings.dat", lambda p: _replace_line(p, 2, "6040::2::3"), 2,
+                      ["4 '::'-separated"]),
+    "1m truncated last line": (write_dat, "ratings.dat", lambda p: _append(p, "3::2::"), 6, ["4 '::'-separated"]),
+    "1m unknown movie": (write_dat, "ratings.dat", lambda p: _replace_line(p, 3, f"1::99::3::{T1}"), 3,
+                         ["movie 99 is not in movies.dat"]),
+    "1m rating 6": (write_dat, "ratings.dat", lambda p: _replace_line(p, 1, f"6040::1::6::{T1}"), 1, ["0.5-5.0"]),
+    "1m movie cut short": (write_dat, "movies.dat", lambda p: _replace_line(p, 4, "4::Unrated (1999)"), 4,
+                           ["3 '::'-separated"]),
+    "1m tag of unknown movie": (write_dat, "tags.dat", lambda p: _append(p, f"1::77::x::{T1}"), 3, ["movie 77"]),
     "csv short line": (write_csv, "ratings.csv", lambda p: _replace_line(p, 3, "1,20,3.5"), 3, ["expected 4 fields"]),
     "csv non-numeric user": (write_csv, "ratings.csv", lambda p: _replace_line(p, 2, f"x,10,4.5,{T1}"), 2, ["'x'"]),
     "csv unknown movie": (write_csv, "ratings.csv", lambda p: _replace_line(p, 5, f"2,77,3.0,{T1}"), 5,
@@ -320,9 +376,15 @@ def test_a_folder_without_movielens_files_names_the_expected_files(tmp_path):
     (tmp_path / "ml").mkdir()
     (tmp_path / "ml" / "u.user").write_text("1|24|M|technician|85711\n")
     with pytest.raises(MovieLensError, match=r"no MovieLens ratings found: expected u\.data, u\.item and u\.genre .*"
-                                             r"ratings\.csv and movies\.csv"):
+                                             r"ratings\.dat and movies\.dat.*ratings\.csv and movies\.csv"):
+        import_movielens(tmp_path / "ml", tmp_path / "raw")
+    (tmp_path / "ml" / "ratings.dat").write_text(f"1::1::5::{T1}\n")
+    with pytest.raises(MovieLensError, match="movies.dat missing: the 1M/10M format needs ratings.dat, movies.dat"):
         import_movielens(tmp_path / "ml", tmp_path / "raw")
     (tmp_path / "ml" / "u.data").write_text(f"1\t1\t5\t{T0}\n")
+    with pytest.raises(MovieLensError, match="holds both u.data and ratings.dat: pass the folder of one release"):
+        import_movielens(tmp_path / "ml", tmp_path / "raw")
+    (tmp_path / "ml" / "ratings.dat").unlink()
     with pytest.raises(MovieLensError, match="u.item and u.genre missing"):
         import_movielens(tmp_path / "ml", tmp_path / "raw")
     assert not (tmp_path / "raw").exists()

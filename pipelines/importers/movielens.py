@@ -6,9 +6,12 @@ their genres and tags as description; each rating is one engagement event by lev
 3 click, 2 closeup, below 2 hide) that keeps the rating as the extra field `rating`; saves go to
 a derived board per user and genre (the movie's first genre). Timestamps stay real.
 
-Two formats, told apart by the files present: the 100K format (`u.data`, `u.item`, `u.genre`;
-`u.user` holds demographics and is not imported: the contract has no user stream) and the CSV
-format of newer releases (`ratings.csv`, `movies.csv`, optional `tags.csv`).
+Three formats, told apart by the files present: the 100K format (`u.data`, `u.item`, `u.genre`;
+`u.user` holds demographics and is not imported: the contract has no user stream), the `::`
+format of 1M and 10M (`ratings.dat`, `movies.dat`, optional `tags.dat`; `users.dat` is not
+imported either), and the CSV format of newer releases (`ratings.csv`, `movies.csv`, optional
+`tags.csv`). The `::` and CSV formats hold the same fields, so they share the readers below their
+line splitting.
 
 Bad input is refused, never imported in part: the first problem raises MovieLensError, one
 line naming the file and line. Output is built in a hidden sibling folder of `out` and renamed
@@ -39,22 +42,26 @@ from urllib.parse import urlsplit
 from pipelines.core import contract as c
 from pipelines.core.settings import Settings, TastegraphError
 
-FORMAT_100K, FORMAT_CSV = "100K", "CSV"
-REQUIRED_FILES = {FORMAT_100K: ("u.data", "u.item", "u.genre"), FORMAT_CSV: ("ratings.csv", "movies.csv")}
-TAGS_FILE = "tags.csv"
+FORMAT_100K, FORMAT_DAT, FORMAT_CSV = "100K", "1M/10M", "CSV"
+REQUIRED_FILES = {FORMAT_100K: ("u.data", "u.item", "u.genre"), FORMAT_DAT: ("ratings.dat", "movies.dat"),
+                  FORMAT_CSV: ("ratings.csv", "movies.csv")}
+TAGS_FILES = {FORMAT_DAT: "tags.dat", FORMAT_CSV: "tags.csv"}
 HEADERS = {
     "ratings.csv": ["userId", "movieId", "rating", "timestamp"],
     "movies.csv": ["movieId", "title", "genres"],
-    TAGS_FILE: ["userId", "movieId", "tag", "timestamp"],
+    "tags.csv": ["userId", "movieId", "tag", "timestamp"],
 }
+# The `::` files' fields (no header row), and which one is free text that may itself hold "::".
+DAT_FIELDS = {"ratings.dat": (HEADERS["ratings.csv"], None), "movies.dat": (HEADERS["movies.csv"], 1),
+              "tags.dat": (HEADERS["tags.csv"], 2)}
 NO_GENRE = ("unknown", "(no genres listed)")   # genre names that mean "no genre"
 GENERAL_BOARD = ("general", "General")         # (slug, name) of the board for movies with no genre
 CREATOR_ID = "movielens"
 DEFAULT_DOMAIN = "movielens.org"
 PART_FILE = "part-00000" + c.FILE_SUFFIX
 MARKER_FILE = "_movielens_import.json"          # names the source of an import; not read by the ingest
-EXPECTED = ("u.data, u.item and u.genre (100K format) or ratings.csv and movies.csv, "
-            "optionally tags.csv (CSV format of newer releases)")
+EXPECTED = ("u.data, u.item and u.genre (100K format), ratings.dat and movies.dat, optionally tags.dat (1M and 10M), "
+            "or ratings.csv and movies.csv, optionally tags.csv (CSV format of newer releases)")
 PROGRESS_EVERY = 1_000_000
 
 _BUCKETS = 64
@@ -90,7 +97,7 @@ class Rating:
     line: int
     user: int
     movie: int
-    rating: int | float                # 1-5 (100K) or 0.5-5.0 in 0.5 steps (CSV)
+    rating: int | float                # 1-5 (100K) or 0.5-5.0 in 0.5 steps (1M, 10M, CSV)
     timestamp: int                     # unix seconds
 
 
@@ -200,14 +207,15 @@ def json_line(record: dict) -> str:
 # --- reading the two formats ----------------------------------------------------------------
 
 def source_format(src: Path) -> str:
-    """FORMAT_100K or FORMAT_CSV, from the files present; a one-line error when neither fits."""
+    """FORMAT_100K, FORMAT_DAT or FORMAT_CSV, from the files present; a one-line error when none fits."""
     if not src.is_dir():
         raise MovieLensError(f"{src}: no such folder: --src must be a MovieLens release folder holding {EXPECTED}")
     found = [fmt for fmt, names in REQUIRED_FILES.items() if (src / names[0]).is_file()]
     if not found:
         raise MovieLensError(f"{src}: no MovieLens ratings found: expected {EXPECTED}")
     if len(found) > 1:
-        raise MovieLensError(f"{src}: holds both u.data and ratings.csv: pass the folder of one release")
+        held = " and ".join(REQUIRED_FILES[fmt][0] for fmt in found)
+        raise MovieLensError(f"{src}: holds both {held}: pass the folder of one release")
     missing = [name for name in REQUIRED_FILES[found[0]] if not (src / name).is_file()]
     if missing:
         raise MovieLensError(f"{src}: {' and '.join(missing)} missing: the {found[0]} format needs "
@@ -307,9 +315,33 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise _problem(path, reader.line_num, f"not valid CSV ({exc})") from None
 
 
-def _movies_csv(path: Path) -> dict[int, Movie]:
+def _dat_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a `::` file (no header). Its free-text field (a title, a tag) keeps
+    any "::" it holds; text is UTF-8 where the whole file decodes as UTF-8, else Latin-1 (1M)."""
+    names, free = DAT_FIELDS[path.name]
+    try:
+        path.read_bytes().decode("utf-8")
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+    for line, text in _numbered_lines(path, encoding):
+        parts = text.split("::")
+        if free is not None and len(parts) > len(names):
+            extra = len(parts) - len(names)
+            parts = [*parts[:free], "::".join(parts[free:free + extra + 1]), *parts[free + extra + 1:]]
+        if len(parts) != len(names):
+            raise _problem(path, line, f"expected {len(names)} '::'-separated fields ({'::'.join(names)}), "
+                                       f"got {len(parts)}: cut short?")
+        yield line, parts
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    return _dat_rows(path) if path.suffix == ".dat" else _csv_rows(path)
+
+
+def _movies(path: Path) -> dict[int, Movie]:
     movies: dict[int, Movie] = {}
-    for line, (movie_id, title, genres) in _csv_rows(path):
+    for line, (movie_id, title, genres) in _rows(path):
         number = _number(path, line, "movieId", movie_id)
         if number in movies:
             raise _problem(path, line, f"movie {number} is listed twice")
@@ -317,13 +349,13 @@ def _movies_csv(path: Path) -> dict[int, Movie]:
     return movies
 
 
-def _add_tags(path: Path, movies: dict[int, Movie]) -> int:
+def _add_tags(path: Path, movies: dict[int, Movie], movies_file: str) -> int:
     count = 0
-    for line, (user, movie_id, tag, timestamp) in _csv_rows(path):
+    for line, (user, movie_id, tag, timestamp) in _rows(path):
         _number(path, line, "userId", user), _number(path, line, "timestamp", timestamp)
         movie = movies.get(_number(path, line, "movieId", movie_id))
         if movie is None:
-            raise _problem(path, line, f"movie {movie_id} is not in movies.csv")
+            raise _problem(path, line, f"movie {movie_id} is not in {movies_file}")
         tag = " ".join(tag.split())
         if tag:
             key = tag.lower()
@@ -332,20 +364,18 @@ def _add_tags(path: Path, movies: dict[int, Movie]) -> int:
     return count
 
 
-def _rating_csv(path: Path, line: int, text: str) -> float:
+def _half_stars(path: Path, line: int, text: str) -> float:
     value = Decimal(text) if _DECIMAL.fullmatch(text) else None
     if value is None or not (Decimal("0.5") <= value <= 5) or (value * 2) % 1:
         raise _problem(path, line, f"rating {_shown(text)} is not on the scale 0.5-5.0 in steps of 0.5")
     return float(value)
 
 
-def _ratings_csv(path: Path) -> Iterator[Rating]:
-    for line, (user, movie, rating, timestamp) in _csv_rows(path):
+def _ratings(path: Path) -> Iterator[Rating]:
+    for line, (user, movie, rating, timestamp) in _rows(path):
         yield Rating(line, _number(path, line, "userId", user), _number(path, line, "movieId", movie),
-                     _rating_csv(path, line, rating), _number(path, line, "timestamp", timestamp))
+                     _half_stars(path, line, rating), _number(path, line, "timestamp", timestamp))
 
-
-# --- writing ---------------------------------------------------------------------------------
 
 def write_part(folder: Path, lines: Iterable[str]) -> None:
     """The stream's one file of a day: lines sorted, gzip with mtime 0 (same lines, same bytes)."""
@@ -570,12 +600,12 @@ def _import(src: Path, fmt: str, out: Path, staging: Path, earliest: dt.date,
         ratings_path = src / "u.data"
         ratings = _ratings_100k(ratings_path)
     else:
-        movies = _movies_csv(src / "movies.csv")
-        if (src / TAGS_FILE).is_file():
-            tags = _add_tags(src / TAGS_FILE, movies)
-        ratings_path = src / "ratings.csv"
-        ratings = _ratings_csv(ratings_path)
-    run = _Import(staging, movies, "u.item" if fmt == FORMAT_100K else "movies.csv", earliest, progress)
+        ratings_path, movies_path = (src / name for name in REQUIRED_FILES[fmt])
+        movies = _movies(movies_path)
+        if (src / TAGS_FILES[fmt]).is_file():
+            tags = _add_tags(src / TAGS_FILES[fmt], movies, movies_path.name)
+        ratings = _ratings(ratings_path)
+    run = _Import(staging, movies, "u.item" if fmt == FORMAT_100K else REQUIRED_FILES[fmt][1], earliest, progress)
     try:
         for rating in ratings:
             run.add(ratings_path, rating)
