@@ -24,6 +24,7 @@ deterministic: one `part-00000.jsonl.gz` per stream and day, lines sorted, gzip 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
@@ -319,12 +320,7 @@ def _dat_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of a `::` file (no header). Its free-text field (a title, a tag) keeps
     any "::" it holds; text is UTF-8 where the whole file decodes as UTF-8, else Latin-1 (1M)."""
     names, free = DAT_FIELDS[path.name]
-    try:
-        path.read_bytes().decode("utf-8")
-        encoding = "utf-8"
-    except UnicodeDecodeError:
-        encoding = "latin-1"
-    for line, text in _numbered_lines(path, encoding):
+    for line, text in _numbered_lines(path, _utf8_or_latin1(path)):
         parts = text.split("::")
         if free is not None and len(parts) > len(names):
             extra = len(parts) - len(names)
@@ -333,6 +329,20 @@ def _dat_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
             raise _problem(path, line, f"expected {len(names)} '::'-separated fields ({'::'.join(names)}), "
                                        f"got {len(parts)}: cut short?")
         yield line, parts
+
+
+def _utf8_or_latin1(path: Path) -> str:
+    """"utf-8" when the whole file decodes as UTF-8, else "latin-1" (read in chunks: 10M's
+    ratings.dat is 250 MB)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
