@@ -382,7 +382,7 @@ def test_a_folder_without_movielens_files_names_the_expected_files(tmp_path):
     with pytest.raises(MovieLensError, match="movies.dat missing: the 1M/10M format needs ratings.dat, movies.dat"):
         import_movielens(tmp_path / "ml", tmp_path / "raw")
     (tmp_path / "ml" / "u.data").write_text(f"1\t1\t5\t{T0}\n")
-    with pytest.raises(MovieLensError, match="holds both u.data and ratings.dat: pass the folder of one release"):
+    with pytest.raises(MovieLensError, match="holds u.data and ratings.dat, the ratings of more than one format: pass"):
         import_movielens(tmp_path / "ml", tmp_path / "raw")
     (tmp_path / "ml" / "ratings.dat").unlink()
     with pytest.raises(MovieLensError, match="u.item and u.genre missing"):

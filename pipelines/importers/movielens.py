@@ -205,7 +205,7 @@ def json_line(record: dict) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-# --- reading the two formats ----------------------------------------------------------------
+# --- reading the three formats --------------------------------------------------------------
 
 def source_format(src: Path) -> str:
     """FORMAT_100K, FORMAT_DAT or FORMAT_CSV, from the files present; a one-line error when none fits."""
@@ -216,7 +216,7 @@ def source_format(src: Path) -> str:
         raise MovieLensError(f"{src}: no MovieLens ratings found: expected {EXPECTED}")
     if len(found) > 1:
         held = " and ".join(REQUIRED_FILES[fmt][0] for fmt in found)
-        raise MovieLensError(f"{src}: holds both {held}: pass the folder of one release")
+        raise MovieLensError(f"{src}: holds {held}, the ratings of more than one format: pass the folder of one release")
     missing = [name for name in REQUIRED_FILES[found[0]] if not (src / name).is_file()]
     if missing:
         raise MovieLensError(f"{src}: {' and '.join(missing)} missing: the {found[0]} format needs "
@@ -332,8 +332,8 @@ def _dat_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _utf8_or_latin1(path: Path) -> str:
-    """"utf-8" when the whole file decodes as UTF-8, else "latin-1" (read in chunks: 10M's
-    ratings.dat is 250 MB)."""
+    """The file's encoding: UTF-8 when all of it decodes as UTF-8, else Latin-1. Read in 1 MB
+    chunks (10M's ratings.dat is 250 MB)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as fh:
         try:
