@@ -6,7 +6,8 @@ the (public) boards it was saved to, strongest links first. The stage:
 1. builds every pin's document from the pinned versions of silver pins, boards and the graph;
 2. reuses or retrains the encoder (cadence: `embedding_retrain_days`), and the graph aligner
    whenever the encoder or the graph-embedding model changed (it is trained on the pins that
-   have both a content and a graph embedding);
+   have both a content and a graph embedding, and the users' engagement with them:
+   `encoders.train_aligner`);
 3. encodes, in Beam, only the pins whose document or models changed since their row was
    written: new and edited pins every day, every pin after a retrain;
 4. merges the result into the table. A pin whose document is empty gets a row without vectors
@@ -26,7 +27,7 @@ from pipelines.core import catalog, io
 from pipelines.core.stages import StageContext, StageOutput
 from pipelines.core.transforms import top_n
 from pipelines.embeddings import encoders, models, vectors
-from pipelines.graph.shared import saved_to_links
+from pipelines.graph.shared import edges_as_of, saved_to_links
 
 ENCODER_FAMILY = "content_encoder"
 ALIGNER_FAMILY = "graph_aligner"
@@ -67,23 +68,39 @@ def _train_encoder(docs: DataFrame, ctx: StageContext):
     return models.reuse_or_train(s, ENCODER_FAMILY, ctx.ds, _encoder_config(ctx), fit, inputs=ctx.input_versions)
 
 
-def _train_aligner(docs: DataFrame, graph: DataFrame, encoder: models.Model, ctx: StageContext):
-    """The graph aligner for this encoder and graph model (None when there is no graph model)."""
+def _train_aligner(docs: DataFrame, graph: DataFrame, engagement: DataFrame, encoder: models.Model,
+                   ctx: StageContext):
+    """The graph aligner for this encoder and graph model (None when there is no graph model),
+    trained on the pins that have both a document and a graph vector, and the users' engagement
+    with them."""
     graph_version = vectors.table_model_version(ctx, catalog.PIN_GRAPH_EMBEDDINGS)
     if graph_version is None:
         return None
-    config = {"encoder": encoder.version, "graph": graph_version, "alpha": 1.0}
+    config = {"encoder": encoder.version, "graph": graph_version, "alpha": 1.0, "objective": "user profiles",
+              "epochs_max": encoders.ALIGN_EPOCHS_MAX, "tau": encoders.ALIGN_TAU, "seed": ctx.settings.embedding_seed}
 
     def fit(folder: Path) -> dict:
         both = docs.where("document <> ''").join(graph.select("pin_id", "embedding"), on="pin_id", how="inner")
-        rows = both.orderBy("pin_id").select("document", "embedding").collect()
+        rows = both.orderBy("pin_id").select("pin_id", "document", "embedding").collect()
         content = encoders.encode(encoders.load(encoder.path / encoders.ENCODER_FILE), [r["document"] for r in rows])
         target = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
-        encoders.save(encoders.train_aligner(content, target), folder / encoders.ALIGNER_FILE)
-        return {"pins": len(rows)}
+        engaged = aligner_engagement(engagement, [r["pin_id"] for r in rows])
+        aligner = encoders.train_aligner(content, target, engaged, ctx.settings.embedding_seed)
+        encoders.save(aligner, folder / encoders.ALIGNER_FILE)
+        return {"pins": len(rows), "users": sum(1 for e in engaged if len(e)), "epochs": aligner.epochs}
 
     model, _ = models.reuse_or_train(ctx.settings, ALIGNER_FAMILY, ctx.ds, config, fit)
     return model if model.manifest.get("pins", 0) >= 2 else None
+
+
+def aligner_engagement(engagement: DataFrame, pin_ids: list[str]) -> list[np.ndarray]:
+    """Per user (by id), the positions in `pin_ids` of the pins they engaged (hides excluded)."""
+    position = {p: i for i, p in enumerate(pin_ids)}
+    by_user: dict[str, list[int]] = {}
+    for r in engagement.select("user_id", "pin_id").orderBy("user_id", "pin_id").toLocalIterator():
+        if r["pin_id"] in position:
+            by_user.setdefault(r["user_id"], []).append(position[r["pin_id"]])
+    return [np.asarray(by_user[u], dtype=np.int64) for u in sorted(by_user)]
 
 
 def changed_documents(docs: DataFrame, current: DataFrame, encoder_version: str, aligner_version: str) -> DataFrame:
@@ -103,7 +120,8 @@ def run(ctx: StageContext) -> StageOutput:
                          ctx.read(catalog.GRAPH_EDGES)).persist()
     ctx.laps("documents")
     encoder, trained = _train_encoder(docs, ctx)
-    aligner = _train_aligner(docs, ctx.read_or_empty(catalog.PIN_GRAPH_EMBEDDINGS), encoder, ctx)
+    aligner = _train_aligner(docs, ctx.read_or_empty(catalog.PIN_GRAPH_EMBEDDINGS),
+                             vectors.engagement(edges_as_of(ctx)), encoder, ctx)
     aligner_version = aligner.version if aligner else "none"
     ctx.laps("models")
     todo = changed_documents(docs, ctx.read_or_empty(catalog.PIN_CONTENT_EMBEDDINGS), encoder.version,

@@ -7,7 +7,7 @@ the 10 most-saved pins to everyone.
 
 Cold start, as PinCLIP measures it: the engagement of 20% of the pins (a seeded hash sample) is
 held out. The graph embeddings are retrained on walks without those pins, the aligner is
-trained on the remaining pins only, and the held-out pins get their vectors from content alone.
+trained on the remaining pins and the engagement with them only, and the held-out pins get their vectors from content alone.
 On the held-out pins, the precision@10 of their aligned embedding (neighbours in the fused
 space: graph vectors of the other pins, aligned vectors of the held-out ones) is compared with
 that of their raw content embedding (neighbours in the content space).
@@ -23,8 +23,8 @@ from pyspark.sql import functions as F
 
 from pipelines.core import catalog, io
 from pipelines.core.settings import Settings
-from pipelines.embeddings import encoders
-from pipelines.embeddings.content import pin_documents
+from pipelines.embeddings import encoders, vectors
+from pipelines.embeddings.content import aligner_engagement, pin_documents
 from pipelines.embeddings.graph_embeddings import fit_word2vec, walk_sentences
 from pipelines.evaluation.planted import popular_pins
 from pipelines.graph.shared import pin_main_interest, pruned_pin_boards, saved_to_links, weight_as_of
@@ -117,7 +117,9 @@ def cold_start(spark: SparkSession, settings: Settings, ds: str, labels: dict[st
     encoder = encoders.train_encoder([docs[p] for p in ids], s.content_dim, s.content_max_features, s.embedding_seed)
     content = encoders.encode(encoder, [docs[p] for p in ids])
     train = [i for i, p in enumerate(ids) if p not in cold and p in graph]
-    aligner = encoders.train_aligner(content[train], np.stack([graph[ids[i]] for i in train]))
+    engaged = aligner_engagement(vectors.engagement(edges), [ids[i] for i in train])
+    aligner = encoders.train_aligner(content[train], np.stack([graph[ids[i]] for i in train]), engaged,
+                                     s.embedding_seed)
     aligned = encoders.align(aligner, list(content))
     fused = np.stack([graph[p] if (p not in cold and p in graph) else aligned[i] for i, p in enumerate(ids)])
     queries = [i for i, p in enumerate(ids) if p in cold]
