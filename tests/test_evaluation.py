@@ -117,6 +117,35 @@ def test_top_k_breaks_ties_by_the_seeded_order_not_by_id():
     assert value == 0.5 and lo <= value <= hi and n == 4
 
 
+def test_top_k_of_many_rows_is_the_full_sort_cut_at_k():
+    rng = np.random.default_rng(4)
+    values = np.array([0.1, 0.5, 1.0, metrics.UNSCORED, metrics.EXCLUDED], dtype=np.float32)
+    for n, k in ((40, 7), (40, 40), (40, 45), (300, 50), (5, 1)):
+        scores = rng.choice(values, size=(12, n))                   # many ties, unscored and excluded items
+        scores[1] = metrics.UNSCORED
+        scores[2] = rng.random(n).astype(np.float32)
+        tie = rng.permutation(n)
+        full = np.lexsort((np.broadcast_to(tie, scores.shape), -scores.astype(np.float64)), axis=-1)[:, :k]
+        np.testing.assert_array_equal(metrics.top_k(scores, tie, k), full)
+
+
+def test_the_walk_scores_the_same_with_a_dense_or_a_sparse_pin_pin_matrix(monkeypatch):
+    rng = np.random.default_rng(2)
+    train = [np.unique(rng.choice(60, rng.integers(2, 15))) for _ in range(40)]
+    data = methods.Data([f"p{i}" for i in range(60)], [f"u{u}" for u in range(40)], train)
+    engaged = [(f"u{u}", f"p{p}", float(rng.random() + 0.1), float(rng.integers(0, 1000)))
+               for u, pins in enumerate(train) for p in pins]
+    rows = np.arange(40)
+    got = {}
+    for share in (0.0, 2.0):                                       # always dense, never dense
+        monkeypatch.setattr(methods, "DENSE_SHARE", share)
+        score = methods.walk(data, engaged)
+        got[share] = [score(rows, g) for g in methods.GRID["walk"][::5]]
+    for dense, sparse_ in zip(got[0.0], got[2.0]):
+        np.testing.assert_array_equal(dense, sparse_)
+        assert (dense > metrics.UNSCORED).any()
+
+
 def _toy_split(protocol):
     data = methods.Data(["a", "b", "c", "d"], ["u1", "u2"], [np.array([0]), np.array([1])])
     return Split(protocol, "test", "toy", data, [{2}, {3}], [set(), set()], np.array([3]), [{0, 2}, {1, 3}])

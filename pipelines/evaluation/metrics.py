@@ -28,10 +28,18 @@ def tie_order(n_items: int, seed: int) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
-    """(users x k) item indices, best first: score descending, then `tie` ascending."""
-    keys = np.broadcast_to(tie, scores.shape)
-    order = np.lexsort((keys, -scores.astype(np.float64)), axis=-1)
-    return order[:, :k]
+    """(users x k) item indices, best first: score descending, then `tie` ascending. Only the
+    items scoring at least a row's k-th best score are sorted (the same k, as `tie` orders
+    every tie): a full sort of each row cost more than scoring it."""
+    negated = -scores.astype(np.float64)
+    if k >= scores.shape[1]:
+        return np.lexsort((np.broadcast_to(tie, scores.shape), negated), axis=-1)[:, :k]
+    kth = np.partition(negated, k - 1, axis=1)[:, k - 1:k]
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for r, row in enumerate(negated <= kth):
+        candidates = np.flatnonzero(row)
+        out[r] = candidates[np.lexsort((tie[candidates], negated[r, candidates]))[:k]]
+    return out
 
 
 def _discounts(k: int) -> np.ndarray:
