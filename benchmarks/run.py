@@ -23,6 +23,8 @@ its whole history with `tastegraph run --one-batch`, then `tastegraph evaluate`,
 process (seconds, peak memory), with the settings of benchmarks/movielens.toml; it reads the
 seconds of every stage and gate from ops.pipeline_runs and the headline figures from
 eval_results_v1.
+`kernels` times the numpy kernels on their own (no Spark): the graph aligner's training at the
+1M-events shape, and evaluation's top-k against the full sort it replaced (`benchmarks/kernels.py`).
 `ingest` runs the ingest job (spark-submit style, one process per day) for two consecutive
 days, sampling the peak memory of the whole process tree (driver + JVM), and in the same run
 DuckDB reading and deduplicating the same files as the single-machine reference.
@@ -39,6 +41,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.kernels import bench_kernels
 from benchmarks.measure import run_measured
 from pipelines.core.settings import disable_telemetry, load_settings
 from pipelines.synthetic.generate import GenerateConfig, dates, generate, parse_noise
@@ -512,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", nargs="?", default="stages",
-                        choices=["stages", "ingest", "graph", "flow", "embeddings", "training", "movielens"])
+                        choices=["stages", "ingest", "graph", "flow", "embeddings", "training", "movielens", "kernels"])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--pins", type=int, default=50000)
     parser.add_argument("--days", type=int, default=2)
@@ -530,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "args": vars(args)}
     suites = {"stages": bench_stages, "ingest": bench_ingest, "graph": bench_graph, "flow": bench_flow,
-              "embeddings": bench_embeddings, "training": bench_training, "movielens": bench_movielens}
+              "embeddings": bench_embeddings, "training": bench_training, "movielens": bench_movielens, "kernels": bench_kernels}
     report.update(suites[args.suite](args))
     path = OUT / f"{args.suite}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))

@@ -37,8 +37,10 @@ ALIGN_EPOCHS_MAX = 8        # early stopping picks 0..8 (0: the ridge start)
 ALIGN_TAU = 0.1             # softmax temperature of the cosine scores
 ALIGN_LEARNING_RATE = 0.01  # Adam
 ALIGN_BATCH = 1024          # (user, pin) pairs per step
-ALIGN_CANDIDATES = 4096     # pins in each step's softmax (all when there are fewer)
-ALIGN_PAIRS_MAX = 200_000   # pairs per epoch (a seeded sample when there are more)
+ALIGN_CANDIDATES = 2048     # pins in each step's softmax (all when there are fewer; a seeded sample
+                            # plus the batch's own pins when there are more)
+ALIGN_PAIRS_MAX = 100_000   # pairs per epoch (a seeded sample when there are more); these two bound an
+                            # epoch's cost at scale (222k pairs of 15.8k pins: about 90 s, BENCHMARKS.md)
 ALIGN_STEPS_MIN = 25        # steps per epoch when there are few pairs (they are gone over again)
 ALIGN_VALIDATION_SHARE = 0.2  # of the engaged pins, held out to choose the number of epochs
 ALIGN_VALIDATION_PINS = 2_000  # at most
