@@ -528,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--derived", choices=["all", "ends"], default="all",
                         help="graph: run pin_pin/related_pins/user_candidates every day, or first and last day")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
 
     OUT.mkdir(exist_ok=True)
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -139,8 +139,12 @@ def _cold_precision(aligner, group, content_, graph, users, cold) -> float:
     return float(np.mean(hits))
 
 
+@pytest.mark.parametrize("bounded", [False, True])
 @pytest.mark.parametrize("seed", [3, 4, 5])
-def test_the_aligner_learns_from_engagement_what_a_map_onto_each_pins_own_vector_misses(seed):
+def test_the_aligner_learns_from_engagement_what_a_map_onto_each_pins_own_vector_misses(seed, bounded, monkeypatch):
+    if bounded:  # the path a large catalogue takes: sampled softmax pools, a sample of the pairs per epoch
+        monkeypatch.setattr(encoders, "ALIGN_CANDIDATES", 32)
+        monkeypatch.setattr(encoders, "ALIGN_PAIRS_MAX", 300)
     group, content_, graph, users = _planted_groups(seed)
     cold = np.arange(160) % 5 == 0                              # 32 pins with no engagement at all
     warm = np.flatnonzero(~cold)
@@ -153,7 +157,7 @@ def test_the_aligner_learns_from_engagement_what_a_map_onto_each_pins_own_vector
     assert ridge_only.epochs == 0 and 0 < aligner.epochs <= encoders.ALIGN_EPOCHS_MAX
     trained = _cold_precision(aligner, group, content_, graph, users, cold)
     ridge = _cold_precision(ridge_only, group, content_, graph, users, cold)
-    # Measured: trained 0.54-0.75, ridge 0.30-0.47 over seeds 3-8; chance is 0.25.
+    # Measured: trained 0.54-0.75 (bounded 0.50-0.78), ridge 0.30-0.47 over seeds 3-8; chance is 0.25.
     assert trained >= 0.5 and trained >= ridge + 0.1, (trained, ridge)
 
 
