@@ -53,10 +53,11 @@ MOVIELENS_CONFIG = Path(__file__).resolve().parent / "movielens.toml"
 
 def _raw(args) -> tuple[Path, GenerateConfig, dict]:
     """Generate (or reuse) raw logs for these arguments."""
-    raw = OUT / f"raw-u{args.users}-p{args.pins}-e{args.events_per_day}-d{args.days}-s{args.seed}"
+    styled = f"-st{args.style_share:g}" if args.style_share else ""
+    raw = OUT / f"raw-u{args.users}-p{args.pins}-e{args.events_per_day}-d{args.days}-s{args.seed}{styled}"
     cfg = GenerateConfig(out=raw, users=args.users, pins=args.pins, days=args.days, seed=args.seed,
                          events_per_day=args.events_per_day, start_date=dt.date(2026, 1, 1),
-                         noise=parse_noise(args.noise))
+                         noise=parse_noise(args.noise), style_share=args.style_share)
     marker = raw / "_GENERATED.json"
     if marker.exists():
         return raw, cfg, json.loads(marker.read_text())
@@ -522,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-day", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--noise", default=None, help="generator noise, as for `tastegraph generate`")
+    parser.add_argument("--style-share", type=float, default=0.0, help="generator style share, as for `tastegraph generate`")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--movielens", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"
                                                    / "movielens-100k"), help="movielens: the release to import")

@@ -75,6 +75,7 @@ def cmd_generate(args) -> int:
     cfg = GenerateConfig(
         out=Path(args.out), users=args.users, pins=args.pins, days=args.days, start_date=args.start_date,
         seed=args.seed, events_per_day=args.events_per_day, noise=parse_noise(args.noise),
+        style_share=args.style_share,
     )
     t0 = time.perf_counter()
     counts = generate(cfg, progress=lambda msg: print(msg, flush=True))
@@ -465,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=DEMO["seed"])
     g.add_argument("--events-per-day", type=_positive, default=None, help="default: 30 per user")
     g.add_argument("--noise", help="dirt rates, e.g. malformed=0.002,duplicate=0.003")
+    g.add_argument("--style-share", type=float, default=0.0,
+                   help="share of title/description words about a pin's style, not its interest (0 to <1; default 0)")
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run the daily flow (demo, one day, or a range)")

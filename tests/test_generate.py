@@ -67,7 +67,38 @@ def test_pins_titles_come_from_their_interest_vocabulary(tmp_path):
         assert set(pin["title"].split()) <= set(INTERESTS[main])
 
 
+def test_style_share_puts_style_words_in_the_text_and_leaves_the_world_alone(tmp_path):
+    from pipelines.core.contract import INTERESTS
+    from pipelines.synthetic.generate import STYLES
+
+    style_words = {w for words in STYLES.values() for w in words}
+    assert not style_words & {w for words in INTERESTS.values() for w in words}  # a style word says no interest
+    generate(_cfg(tmp_path / "plain"))
+    generate(_cfg(tmp_path / "styled", style_share=0.6))
+    generate(_cfg(tmp_path / "again", style_share=0.6))
+    for stream in ("events", "boards"):  # who engages with what does not depend on the text
+        for day in ("2026-01-01", "2026-01-02"):
+            rel = f"{stream}/dt={day}/part-00000.jsonl.gz"
+            assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "styled" / rel).read_bytes()
+    rel = "pins/dt=2026-01-01/part-00000.jsonl.gz"
+    assert (tmp_path / "styled" / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes()
+    plain = {json.loads(x)["pin_id"]: json.loads(x) for x in _lines(tmp_path / "plain" / rel)}
+    styled = [json.loads(x) for x in _lines(tmp_path / "styled" / rel)]
+    words = styles = 0
+    for pin in styled:
+        main = pin["interests"][0]["interest"]
+        text = pin["title"].split() + pin["description"].split()[2:]  # after "the best"
+        assert set(text) <= set(INTERESTS[main]) | style_words
+        assert len({w for w in text if w in style_words} and
+                   {s for s, ws in STYLES.items() if set(ws) & set(text)}) <= 1  # one style per pin
+        words, styles = words + len(text), styles + sum(w in style_words for w in text)
+        assert {k: v for k, v in pin.items() if k not in ("title", "description")} == \
+            {k: v for k, v in plain[pin["pin_id"]].items() if k not in ("title", "description")}
+    assert 0.5 < styles / words < 0.7
+
+
 @pytest.mark.parametrize("kwargs,message", [
+    ({"style_share": 1.0}, "--style-share must be at least 0 and below 1"),
     ({"users": 0}, "at least 1"),
     ({"pins": 5}, "at least 30"),
     ({"noise": {"sparkles": 0.1}}, "unknown --noise kinds"),

@@ -71,23 +71,31 @@ def _train_encoder(docs: DataFrame, ctx: StageContext):
 def _train_aligner(docs: DataFrame, graph: DataFrame, engagement: DataFrame, encoder: models.Model,
                    ctx: StageContext):
     """The graph aligner for this encoder and graph model (None when there is no graph model),
-    trained on the pins that have both a document and a graph vector, and the users' engagement
-    with them."""
+    trained on the pins that have a document and either a graph vector or engagement (see
+    `encoders.train_aligner`), and the users' engagement with them."""
     graph_version = vectors.table_model_version(ctx, catalog.PIN_GRAPH_EMBEDDINGS)
     if graph_version is None:
         return None
     config = {"encoder": encoder.version, "graph": graph_version, "alpha": 1.0, "objective": "user profiles",
-              "epochs_max": encoders.ALIGN_EPOCHS_MAX, "tau": encoders.ALIGN_TAU, "seed": ctx.settings.embedding_seed}
+              "targets": "engaged pins", "epochs_max": encoders.ALIGN_EPOCHS_MAX, "tau": encoders.ALIGN_TAU,
+              "seed": ctx.settings.embedding_seed}
 
     def fit(folder: Path) -> dict:
-        both = docs.where("document <> ''").join(graph.select("pin_id", "embedding"), on="pin_id", how="inner")
-        rows = both.orderBy("pin_id").select("pin_id", "document", "embedding").collect()
+        vectors_ = graph.select("pin_id", "embedding")
+        wanted = vectors_.select("pin_id").unionByName(engagement.select("pin_id")).distinct()
+        rows = (docs.where("document <> ''").join(wanted, on="pin_id", how="left_semi")
+                .join(vectors_, on="pin_id", how="left").orderBy("pin_id")
+                .select("pin_id", "document", "embedding").collect())
         content = encoders.encode(encoders.load(encoder.path / encoders.ENCODER_FILE), [r["document"] for r in rows])
-        target = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
+        has_graph = np.asarray([r["embedding"] is not None for r in rows], dtype=bool)
+        dim = len(next((r["embedding"] for r in rows if r["embedding"] is not None), []))
+        target = np.asarray([r["embedding"] if r["embedding"] is not None else [0.0] * dim for r in rows],
+                            dtype=np.float32).reshape(len(rows), dim)
         engaged = aligner_engagement(engagement, [r["pin_id"] for r in rows])
-        aligner = encoders.train_aligner(content, target, engaged, ctx.settings.embedding_seed)
+        aligner = encoders.train_aligner(content, target, engaged, ctx.settings.embedding_seed, has_graph=has_graph)
         encoders.save(aligner, folder / encoders.ALIGNER_FILE)
-        return {"pins": len(rows), "users": sum(1 for e in engaged if len(e)), "epochs": aligner.epochs}
+        return {"pins": int(has_graph.sum()), "target_pins": len(rows), "users": sum(1 for e in engaged if len(e)),
+                "epochs": aligner.epochs}
 
     model, _ = models.reuse_or_train(ctx.settings, ALIGNER_FAMILY, ctx.ds, config, fit)
     return model if model.manifest.get("pins", 0) >= 2 else None

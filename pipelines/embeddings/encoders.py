@@ -142,11 +142,19 @@ def _recall_at_20(coef: np.ndarray, content: np.ndarray, profiles: np.ndarray, h
 
 
 def train_aligner(content: np.ndarray, graph: np.ndarray, engaged: Sequence[np.ndarray], seed: int,
-                  alpha: float = 1.0) -> GraphAligner:
+                  alpha: float = 1.0, has_graph: np.ndarray | None = None) -> GraphAligner:
     """content (n x c) and graph vectors (n x d) of the same n pins; `engaged`: per user, the
-    row indices of the pins they engaged (hides excluded)."""
+    row indices of the pins they engaged (hides excluded). `has_graph` (default: all) marks the
+    pins whose graph row is a real vector. The others are still training targets: a pin needs
+    no graph vector of its own to be picked by the profiles of the users who engaged it, and
+    those are the pins most like a cold one (engaged, but too thinly to be walked). Only the
+    ridge start and the users' profiles need graph vectors."""
     content, graph = _unit(np.asarray(content, np.float64)), _unit(np.asarray(graph, np.float64))
-    ridge = np.linalg.solve(content.T @ content + alpha * np.eye(content.shape[1]), content.T @ graph)
+    has_graph = np.ones(len(content), dtype=bool) if has_graph is None else np.asarray(has_graph, dtype=bool)
+    x, y = content[has_graph], graph[has_graph]
+    ridge = np.linalg.solve(x.T @ x + alpha * np.eye(content.shape[1]), x.T @ y)
+    engaged = [np.asarray(p, dtype=np.int64) for p in engaged]
+    engaged = [p if has_graph[p].any() else p[:0] for p in engaged]  # a user without a profile teaches nothing
     users, pins = _pairs(engaged)
     if not len(users):
         return GraphAligner(ridge, 0)
@@ -157,10 +165,10 @@ def train_aligner(content: np.ndarray, graph: np.ndarray, engaged: Sequence[np.n
     is_held = np.zeros(len(content), dtype=bool)
     is_held[held_pins] = True
     fit = ~is_held[pins]
-    kept = [np.asarray(p, dtype=np.int64)[~is_held[np.asarray(p, dtype=np.int64)]] for p in engaged]
-    held = [np.asarray(p, dtype=np.int64)[is_held[np.asarray(p, dtype=np.int64)]] for p in engaged]
+    kept = [p[~is_held[p]] for p in engaged]
+    held = [p[is_held[p]] for p in engaged]
     pool = np.sort(held_pins)
-    profiles = _profiles(graph, kept)
+    profiles = _profiles(graph, [p[has_graph[p]] for p in kept])
     scores = [_recall_at_20(ridge, content, profiles, held, pool)]
     if fit.any():
         trainable = np.setdiff1d(np.arange(len(content)), held_pins)
@@ -168,8 +176,8 @@ def train_aligner(content: np.ndarray, graph: np.ndarray, engaged: Sequence[np.n
                          np.random.default_rng(seed + 1)):
             scores.append(_recall_at_20(w, content, profiles, held, pool))
     best = int(np.argmax(scores))
-    refitted = list(_epochs(ridge, content, _profiles(graph, engaged), users, pins, np.arange(len(content)), best,
-                            np.random.default_rng(seed + 1)))
+    refitted = list(_epochs(ridge, content, _profiles(graph, [p[has_graph[p]] for p in engaged]), users, pins,
+                            np.arange(len(content)), best, np.random.default_rng(seed + 1)))
     return GraphAligner(refitted[-1] if refitted else ridge, best)
 
 

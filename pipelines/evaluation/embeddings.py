@@ -116,14 +116,18 @@ def cold_start(spark: SparkSession, settings: Settings, ds: str, labels: dict[st
     ids = sorted(docs)
     encoder = encoders.train_encoder([docs[p] for p in ids], s.content_dim, s.content_max_features, s.embedding_seed)
     content = encoders.encode(encoder, [docs[p] for p in ids])
-    train = [i for i, p in enumerate(ids) if p not in cold and p in graph]
-    engaged = aligner_engagement(vectors.engagement(edges), [ids[i] for i in train])
-    aligner = encoders.train_aligner(content[train], np.stack([graph[ids[i]] for i in train]), engaged,
-                                     s.embedding_seed)
+    liked = vectors.engagement(edges)
+    engaged_pins = {r["pin_id"] for r in liked.select("pin_id").distinct().collect()}
+    train = [i for i, p in enumerate(ids) if p not in cold and (p in graph or p in engaged_pins)]
+    engaged = aligner_engagement(liked, [ids[i] for i in train])
+    zeros = np.zeros(s.embedding_dim, dtype=np.float32)
+    aligner = encoders.train_aligner(content[train], np.stack([graph.get(ids[i], zeros) for i in train]), engaged,
+                                     s.embedding_seed, has_graph=np.asarray([ids[i] in graph for i in train]))
     aligned = encoders.align(aligner, list(content))
     fused = np.stack([graph[p] if (p not in cold and p in graph) else aligned[i] for i, p in enumerate(ids)])
     queries = [i for i, p in enumerate(ids) if p in cold]
     return {"aligned": precision_at_k(ids, aligned, labels, queries, pool=fused),
+            "aligned_own_space": precision_at_k(ids, aligned, labels, queries),
             "content": precision_at_k(ids, content, labels, queries), "held_out_pins": float(len(queries)),
             "aligner_training_pins": float(len(train))}
 
@@ -146,6 +150,7 @@ def measure(spark: SparkSession, settings: Settings, ds: str, queries: int = 200
                  "metric": "precision@10 on held-out pins", "value": cold["aligned"], "baseline": "raw content",
                  "baseline_value": cold["content"], "pins": int(cold["held_out_pins"]),
                  "details": json.dumps({"ratio": cold["aligned"] / cold["content"] if cold["content"] else None,
+                                        "aligned_among_aligned": cold["aligned_own_space"],
                                         "aligner_training_pins": int(cold["aligner_training_pins"])})})
     return rows
 

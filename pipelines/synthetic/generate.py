@@ -56,6 +56,24 @@ P_SECOND_INTEREST = 0.3         # a pin annotated with a second, weaker interest
 MAIN_INTEREST_SCORE = (0.7, 0.99)
 SECOND_INTEREST_SCORE = (0.1, 0.4)
 P_PRODUCT_PIN = 0.15
+# Styles: an aesthetic a pin's text may talk about, drawn independently of its interest. Users
+# choose pins by interest, never by style (see GenerateConfig.style_share). No word is also an
+# interest's word, so a style word says nothing about the interest.
+STYLES: dict[str, tuple[str, ...]] = {
+    "pastel": ("pastel", "pink", "soft", "dreamy", "lilac", "peach"),
+    "dark": ("dark", "moody", "black", "gothic", "shadow", "midnight"),
+    "earthy": ("earthy", "terracotta", "beige", "sand", "warm", "clay"),
+    "bright": ("bright", "colorful", "rainbow", "neon", "bold", "vibrant"),
+    "scandi": ("scandi", "white", "clean", "airy", "light", "simple"),
+    "seventies": ("seventies", "groovy", "mustard", "orange", "funky", "disco"),
+    "luxe": ("luxe", "gold", "marble", "velvet", "elegant", "chic"),
+    "cottage": ("cottagecore", "gingham", "meadow", "prairie", "linen", "daisy"),
+    "coastal": ("coastal", "blue", "navy", "breezy", "shell", "seaside"),
+    "y2k": ("y2k", "glitter", "chrome", "sparkle", "holographic", "butterfly"),
+    "industrial": ("industrial", "steel", "grey", "raw", "loft", "iron"),
+    "dreamcore": ("aesthetic", "vibe", "inspo", "vibes", "dreamcore", "core"),
+}
+STYLE_NAMES = tuple(STYLES)
 SESSION_IMPRESSIONS = (5, 15)
 EVENT_GAP_MS = (200, 4000)
 
@@ -74,6 +92,10 @@ class GenerateConfig:
     seed: int = 7
     events_per_day: int | None = None  # default: 30 per user
     noise: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE))
+    # Share of the words of a pin's title and description drawn from its style (STYLES) instead
+    # of its interest: text that describes how a pin looks more than what it is about, as much
+    # real pin text does. 0 keeps the text purely topical (and the bytes of earlier versions).
+    style_share: float = 0.0
 
     def validate(self) -> "GenerateConfig":
         if self.users < 1 or self.pins < 1 or self.days < 1:
@@ -86,6 +108,8 @@ class GenerateConfig:
         bad = {k: v for k, v in self.noise.items() if not 0.0 <= v <= 0.5}
         if bad:
             raise GenerateError(f"--noise rates must be between 0 and 0.5, got {bad}")
+        if not 0.0 <= self.style_share < 1.0:
+            raise GenerateError(f"--style-share must be at least 0 and below 1, got {self.style_share}")
         return self
 
     @property
@@ -173,14 +197,18 @@ def build_world(cfg: GenerateConfig) -> World:
                 annotations.append({"interest": other, "score": round(rng.uniform(*SECOND_INTEREST_SCORE), 3)})
         domain = f"{rng.choice(vocab)}{rng.randint(1, 50)}.example.com"
         is_product = rng.random() < P_PRODUCT_PIN
+        creator = f"u{rng.randrange(cfg.users):06d}"  # (the RNG's order of draws is the earlier versions')
+        title, description = rng.sample(vocab, 3), rng.sample(vocab, 4)
+        if cfg.style_share:
+            title, description = _styled(title, description, cfg.style_share, random.Random(f"style-{cfg.seed}-{p}"))
         pins.append({
             "schema_version": SCHEMA_VERSION,
             "pin_id": f"p{p:07d}",
-            "creator_id": f"u{rng.randrange(cfg.users):06d}",
+            "creator_id": creator,
             "created_at": _iso(created),
             "updated_at": _iso(created),
-            "title": " ".join(rng.sample(vocab, 3)),
-            "description": "the best " + " ".join(rng.sample(vocab, 4)),
+            "title": " ".join(title),
+            "description": "the best " + " ".join(description),
             "link": f"https://{domain}/{p}",
             "domain": domain,
             "interests": annotations,
@@ -190,6 +218,16 @@ def build_world(cfg: GenerateConfig) -> World:
         pin_day.append(day)
         pins_by_interest[main].append(p)
     return World(user_interests, boards, user_boards, pins, pin_day, pins_by_interest)
+
+
+def _styled(title: list[str], description: list[str], share: float,
+            rng: random.Random) -> tuple[list[str], list[str]]:
+    """The words with `share` of them, on average, replaced by words of one seeded style. A
+    separate RNG per pin, so the world (interests, boards, events) is the same at every share."""
+    style = STYLES[rng.choice(STYLE_NAMES)]
+    def swap(words: list[str]) -> list[str]:
+        return [rng.choice(style) if rng.random() < share else w for w in words]
+    return swap(title), swap(description)
 
 
 def _zipf_cum_weights(n: int) -> list[float]:
