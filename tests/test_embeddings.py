@@ -161,6 +161,31 @@ def test_the_aligner_learns_from_engagement_what_a_map_onto_each_pins_own_vector
     assert trained >= 0.5 and trained >= ridge + 0.1, (trained, ridge)
 
 
+def test_the_aligner_learns_from_engaged_pins_that_have_no_graph_vector():
+    gains = []
+    for seed in range(3, 11):
+        group, content_, graph, users = _planted_groups(seed)
+        cold = np.arange(160) % 5 == 0
+        warm = np.flatnonzero(~cold)
+        has = np.random.default_rng(seed).random(len(warm)) < 0.3  # ~30% of the engaged pins were walked
+        at = {p: i for i, p in enumerate(warm)}
+        engaged = [np.array([at[p] for p in pins if p in at]) for pins in users]
+        aligner = encoders.train_aligner(content_[warm], graph[warm], engaged, seed=5, has_graph=has)
+        garbage = graph[warm].copy()
+        garbage[~has] = 99.0
+        np.testing.assert_array_equal(  # the rows of pins without a graph vector are never read
+            encoders.train_aligner(content_[warm], garbage, engaged, seed=5, has_graph=has).coef, aligner.coef)
+        walked = np.flatnonzero(has)
+        at_walked = {i: j for j, i in enumerate(walked)}
+        only_walked = encoders.train_aligner(content_[warm][walked], graph[warm][walked],
+                                             [np.array([at_walked[i] for i in e if i in at_walked], dtype=np.int64)
+                                              for e in engaged], seed=5)
+        gains.append(_cold_precision(aligner, group, content_, graph, users, cold)
+                     - _cold_precision(only_walked, group, content_, graph, users, cold))
+    # Measured: +0.12 on average over these seeds (from -0.07 to +0.26); 0 if the unwalked pins taught nothing.
+    assert np.mean(gains) >= 0.06, gains
+
+
 @pytest.mark.parametrize("aligned", [True, False])
 def test_beam_run_inference_encodes_every_document_like_the_models_do(tmp_path, aligned, monkeypatch):
     from apache_beam.runners.portability import prism_runner
