@@ -532,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    if not 0.0 <= args.style_share < 1.0:
+        parser.error(f"--style-share must be at least 0 and below 1, got {args.style_share}")
 
     OUT.mkdir(exist_ok=True)
     report = {"suite": args.suite, "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

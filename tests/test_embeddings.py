@@ -227,6 +227,20 @@ def test_content_stage_encodes_through_beam_and_explains_a_pin_without_content(s
     again = run(spark, settings, "content_embeddings", "2026-01-01")
     assert again.details["encoded"] == 0 and again.rows_out == 0                      # nothing changed
 
+    def graph_model(version: str, pin_ids: list[str]) -> None:
+        rows = [(p, [float(i), 1.0, 0.5, -1.0], 3, version, dt.date(2026, 1, 1)) for i, p in enumerate(pin_ids)]
+        io.overwrite(spark.createDataFrame(rows, catalog.PIN_GRAPH_EMBEDDINGS.schema), catalog.PIN_GRAPH_EMBEDDINGS,
+                     settings)
+
+    graph_model("g-elsewhere", ["p_gone1", "p_gone2"])  # a graph model whose pins have no document here
+    run(spark, settings, "content_embeddings", "2026-01-01")
+    got = {r["pin_id"]: r for r in io.read_table(spark, catalog.PIN_CONTENT_EMBEDDINGS, settings).collect()}
+    assert got["p0"]["aligned_embedding"] is None and got["p0"]["note"] == content.NO_GRAPH
+    graph_model("g-here", ["p0", "p1", "p2"])           # p3..p5 have no graph vector: they still get one aligned
+    run(spark, settings, "content_embeddings", "2026-01-01")
+    got = {r["pin_id"]: r for r in io.read_table(spark, catalog.PIN_CONTENT_EMBEDDINGS, settings).collect()}
+    assert all(len(got[f"p{i}"]["aligned_embedding"]) == 4 and got[f"p{i}"]["note"] is None for i in range(len(DOCS)))
+
 
 @pytest.mark.parametrize("name, value, named", [
     ("embedding_dim", "0", "TASTEGRAPH_EMBEDDING_DIM"),

@@ -6,8 +6,8 @@ the (public) boards it was saved to, strongest links first. The stage:
 1. builds every pin's document from the pinned versions of silver pins, boards and the graph;
 2. reuses or retrains the encoder (cadence: `embedding_retrain_days`), and the graph aligner
    whenever the encoder or the graph-embedding model changed (it is trained on the pins that
-   have both a content and a graph embedding, and the users' engagement with them:
-   `encoders.train_aligner`);
+   have a document and either a graph embedding or engagement, and the users' engagement with
+   them: `encoders.train_aligner`);
 3. encodes, in Beam, only the pins whose document or models changed since their row was
    written: new and edited pins every day, every pin after a retrain;
 4. merges the result into the table. A pin whose document is empty gets a row without vectors
@@ -86,9 +86,11 @@ def _train_aligner(docs: DataFrame, graph: DataFrame, engagement: DataFrame, enc
         rows = (docs.where("document <> ''").join(wanted, on="pin_id", how="left_semi")
                 .join(vectors_, on="pin_id", how="left").orderBy("pin_id")
                 .select("pin_id", "document", "embedding").collect())
-        content = encoders.encode(encoders.load(encoder.path / encoders.ENCODER_FILE), [r["document"] for r in rows])
         has_graph = np.asarray([r["embedding"] is not None for r in rows], dtype=bool)
-        dim = len(next((r["embedding"] for r in rows if r["embedding"] is not None), []))
+        if not has_graph.any():  # no pin with a graph vector has a document: nothing to align to
+            return {"pins": 0, "target_pins": len(rows), "users": 0, "epochs": 0}
+        content = encoders.encode(encoders.load(encoder.path / encoders.ENCODER_FILE), [r["document"] for r in rows])
+        dim = len(next(r["embedding"] for r in rows if r["embedding"] is not None))
         target = np.asarray([r["embedding"] if r["embedding"] is not None else [0.0] * dim for r in rows],
                             dtype=np.float32).reshape(len(rows), dim)
         engaged = aligner_engagement(engagement, [r["pin_id"] for r in rows])

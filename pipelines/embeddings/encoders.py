@@ -6,8 +6,8 @@ artifacts, and applied by Beam RunInference (`beam_inference.py`).
   L2-normalised: the off-the-shelf kind of content embedding.
 - The aligner: the custom model, post-trained on the graph. A linear map from content
   embeddings into the graph-embedding space, so that a pin without engagement gets a vector
-  there (PinCLIP's idea, with a linear map). It is trained on the pins that have both, with the
-  engagement as the signal: each user's taste profile (the mean of the unit graph vectors of the
+  there (PinCLIP's idea, with a linear map). It is trained on the engaged pins, with the
+  engagement as the signal (a pin without a graph vector of its own is still a target): each user's taste profile (the mean of the unit graph vectors of the
   pins they engaged) must pick the pins they engaged, by cosine, out of every pin (a softmax
   with temperature `ALIGN_TAU`). That is how a cold pin's aligned vector is used: ranked
   against the profiles of users. A ridge regression onto each pin's own graph vector (the

@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.core import catalog, io
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, TastegraphError
 from pipelines.embeddings import encoders, vectors
 from pipelines.embeddings.content import aligner_engagement, pin_documents
 from pipelines.embeddings.graph_embeddings import fit_word2vec, walk_sentences
@@ -116,10 +116,14 @@ def cold_start(spark: SparkSession, settings: Settings, ds: str, labels: dict[st
     ids = sorted(docs)
     encoder = encoders.train_encoder([docs[p] for p in ids], s.content_dim, s.content_max_features, s.embedding_seed)
     content = encoders.encode(encoder, [docs[p] for p in ids])
-    liked = vectors.engagement(edges)
+    liked = vectors.engagement(edges).persist()
     engaged_pins = {r["pin_id"] for r in liked.select("pin_id").distinct().collect()}
     train = [i for i, p in enumerate(ids) if p not in cold and (p in graph or p in engaged_pins)]
+    if not any(ids[i] in graph for i in train):
+        raise TastegraphError(f"cold start on {ds}: no pin outside the held-out {share:.0%} has a graph embedding "
+                              "and a document; run more days, or lower embedding_min_count")
     engaged = aligner_engagement(liked, [ids[i] for i in train])
+    liked.unpersist()
     zeros = np.zeros(s.embedding_dim, dtype=np.float32)
     aligner = encoders.train_aligner(content[train], np.stack([graph.get(ids[i], zeros) for i in train]), engaged,
                                      s.embedding_seed, has_graph=np.asarray([ids[i] in graph for i in train]))
