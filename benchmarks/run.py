@@ -51,10 +51,14 @@ OUT = Path("bench-out")
 MOVIELENS_CONFIG = Path(__file__).resolve().parent / "movielens.toml"
 
 
+def _raw_folder(args) -> Path:
+    styled = f"-st{args.style_share:g}" if args.style_share else ""
+    return OUT / f"raw-u{args.users}-p{args.pins}-e{args.events_per_day}-d{args.days}-s{args.seed}{styled}"
+
+
 def _raw(args) -> tuple[Path, GenerateConfig, dict]:
     """Generate (or reuse) raw logs for these arguments."""
-    styled = f"-st{args.style_share:g}" if args.style_share else ""
-    raw = OUT / f"raw-u{args.users}-p{args.pins}-e{args.events_per_day}-d{args.days}-s{args.seed}{styled}"
+    raw = _raw_folder(args)
     cfg = GenerateConfig(out=raw, users=args.users, pins=args.pins, days=args.days, seed=args.seed,
                          events_per_day=args.events_per_day, start_date=dt.date(2026, 1, 1),
                          noise=parse_noise(args.noise), style_share=args.style_share)
@@ -88,6 +92,24 @@ def bench_stages(args) -> dict:
     return {"generated": gen, "stages": records}
 
 
+FLOW_RAW_MARKER = "_BENCH_RAW"  # which generated logs the flow bench's lake was built from
+
+
+def _flow_lake(args, table) -> Path:
+    """The flow bench's lake, checked to hold `table` and to come from the logs these arguments
+    name (sizes, seed, style share) before anything is generated or measured."""
+    lake = OUT / "lake-flow"
+    if not (lake / table.zone / table.name).exists():
+        raise SystemExit(f"no {table.name} in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` with the same arguments first")
+    marker = lake / FLOW_RAW_MARKER
+    built_from = marker.read_text() if marker.exists() else "unknown logs"
+    expected = _raw_folder(args).name
+    if built_from != expected:
+        raise SystemExit(f"{lake} was built from {built_from}, not {expected}: pass the flow bench's arguments "
+                         "(--users, --pins, --events-per-day, --days, --seed, --style-share) or run `flow` with these")
+    return lake
+
+
 def bench_flow(args) -> dict:
     """The daily Prefect flow, day by day: every stage, its gate and Feast, with the gate's
     share of each day's time (a ratio within one run, so the machine's noise mostly cancels)."""
@@ -97,6 +119,7 @@ def bench_flow(args) -> dict:
     lake = OUT / "lake-flow"
     shutil.rmtree(lake, ignore_errors=True)
     lake.mkdir(parents=True)
+    (lake / FLOW_RAW_MARKER).write_text(raw.name)
     os.environ["TASTEGRAPH_RAW_ROOT"] = str(raw.resolve())
     days = []
     for ds in dates(cfg):
@@ -353,9 +376,7 @@ def bench_embeddings(args) -> dict:
     from pipelines.embeddings import beam_inference, content, models
     from pipelines.evaluation import embeddings as quality
 
-    lake = OUT / "lake-flow"
-    if not (lake / "gold" / catalog.PIN_EMBEDDINGS.name).exists():  # checked before generating anything
-        raise SystemExit(f"no embeddings in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` with the same sizes first")
+    lake = _flow_lake(args, catalog.PIN_EMBEDDINGS)  # checked before generating anything
     raw, cfg, gen = _raw(args)
     ds = dates(cfg)[-1]
     settings = load_settings(lake_root=lake, raw_root=raw)
@@ -418,9 +439,7 @@ def bench_training(args) -> dict:
     interleaved `--repeat` times; both must give the same content hash."""
     from pipelines.core import catalog
 
-    lake = OUT / "lake-flow"
-    if not (lake / "gold" / catalog.TRAINING_EXAMPLES.name).exists():
-        raise SystemExit(f"no labelled examples in {lake}: run `make bench BENCH_ARGS=\"flow ...\"` first")
+    lake = _flow_lake(args, catalog.TRAINING_EXAMPLES)
     _, cfg, gen = _raw(args)
     days = dates(cfg)
     runs = []
