@@ -291,6 +291,9 @@ def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark
     # Knobs are chosen on the validation split and recorded with the test rows.
     val = frame[(frame.split == "validation") & (frame.method == "fused")]
     assert not val.empty and set(val.params) == set(test[test.method == "fused"].params)
+    # Validation keeps the overall slice and the cold items (to choose a cold-start model on), no other.
+    assert {(r.protocol, r.slice) for r in frame[frame.split == "validation"].itertuples()} == \
+        {(PROTOCOL_A, "all"), (PROTOCOL_B, "all"), (PROTOCOL_B, "cold_items")}
     # The gate checked the rows and the training lakes are gone.
     checked = io.read_table(spark, catalog.VALIDATION_RESULTS, settings).where("table_name = 'eval_results_v1'")
     assert checked.where("success").count() == 1

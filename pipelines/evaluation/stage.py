@@ -250,7 +250,9 @@ def evaluate_method(split: Split, score, params: dict, tie: np.ndarray, negs: np
 
 
 def _rows_of(split: Split, method: str, result: dict, params: dict, s: Settings, common: dict) -> list[dict]:
-    """eval_results rows of one method on one split (the validation split: the overall slice only)."""
+    """eval_results rows of one method on one split (the validation split: the overall slice,
+    which chooses the knobs, and the cold items, so that a cold-start model can be chosen
+    without looking at the test split)."""
     masks = user_slices(split)
     rows = []
     note = None
@@ -265,7 +267,7 @@ def _rows_of(split: Split, method: str, result: dict, params: dict, s: Settings,
         if slice_name == "all":
             slices += [(name, mask) for name, mask in masks.items() if name != "all"]
         for shown, mask in slices:
-            if split.name == "validation" and shown != "all":
+            if split.name == "validation" and shown not in ("all", "cold_items"):
                 continue
             for metric_k, vals in values.items():
                 metric, k = metric_k.split("@")
