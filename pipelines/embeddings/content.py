@@ -81,18 +81,15 @@ def _train_aligner(docs: DataFrame, graph: DataFrame, engagement: DataFrame, enc
               "seed": ctx.settings.embedding_seed}
 
     def fit(folder: Path) -> dict:
-        vectors_ = graph.select("pin_id", "embedding")
-        wanted = vectors_.select("pin_id").unionByName(engagement.select("pin_id")).distinct()
+        graph_vectors = graph.select("pin_id", "embedding")
+        wanted = graph_vectors.select("pin_id").unionByName(engagement.select("pin_id")).distinct()
         rows = (docs.where("document <> ''").join(wanted, on="pin_id", how="left_semi")
-                .join(vectors_, on="pin_id", how="left").orderBy("pin_id")
+                .join(graph_vectors, on="pin_id", how="left").orderBy("pin_id")
                 .select("pin_id", "document", "embedding").collect())
-        has_graph = np.asarray([r["embedding"] is not None for r in rows], dtype=bool)
-        if not has_graph.any():  # no pin with a graph vector has a document: nothing to align to
+        if not any(r["embedding"] is not None for r in rows):  # no pin with a graph vector has a document
             return {"pins": 0, "target_pins": len(rows), "users": 0, "epochs": 0}
         content = encoders.encode(encoders.load(encoder.path / encoders.ENCODER_FILE), [r["document"] for r in rows])
-        dim = len(next(r["embedding"] for r in rows if r["embedding"] is not None))
-        target = np.asarray([r["embedding"] if r["embedding"] is not None else [0.0] * dim for r in rows],
-                            dtype=np.float32).reshape(len(rows), dim)
+        target, has_graph = encoders.graph_rows([r["embedding"] for r in rows])
         engaged = aligner_engagement(engagement, [r["pin_id"] for r in rows])
         aligner = encoders.train_aligner(content, target, engaged, ctx.settings.embedding_seed, has_graph=has_graph)
         encoders.save(aligner, folder / encoders.ALIGNER_FILE)

@@ -7,8 +7,9 @@ artifacts, and applied by Beam RunInference (`beam_inference.py`).
 - The aligner: the custom model, post-trained on the graph. A linear map from content
   embeddings into the graph-embedding space, so that a pin without engagement gets a vector
   there (PinCLIP's idea, with a linear map). It is trained on the engaged pins, with the
-  engagement as the signal (a pin without a graph vector of its own is still a target): each user's taste profile (the mean of the unit graph vectors of the
-  pins they engaged) must pick the pins they engaged, by cosine, out of every pin (a softmax
+  engagement as the signal (a pin without a graph vector of its own is still a target): each
+  user's taste profile (the mean of the unit graph vectors of the pins they engaged) must pick
+  the pins they engaged, by cosine, out of every pin (a softmax
   with temperature `ALIGN_TAU`). That is how a cold pin's aligned vector is used: ranked
   against the profiles of users. A ridge regression onto each pin's own graph vector (the
   first version) is the starting point; it alone scored below raw content on MovieLens's
@@ -139,6 +140,16 @@ def _recall_at_20(coef: np.ndarray, content: np.ndarray, profiles: np.ndarray, h
         top = pool[np.argsort(-(profiles[block] @ items.T), axis=1, kind="stable")[:, :20]]
         recalls += [np.isin(held[u], top[r]).sum() / min(len(held[u]), 20) for r, u in enumerate(block)]
     return float(np.mean(recalls))
+
+
+def graph_rows(vectors: Sequence[Sequence[float] | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pin its graph vector or None -> (n x d matrix with zero rows for None, has_graph):
+    `train_aligner`'s `graph` and `has_graph`. At least one vector must be given."""
+    dim = len(next(v for v in vectors if v is not None))
+    has_graph = np.asarray([v is not None for v in vectors], dtype=bool)
+    matrix = np.zeros((len(vectors), dim), dtype=np.float32)
+    matrix[has_graph] = [v for v in vectors if v is not None]
+    return matrix, has_graph
 
 
 def train_aligner(content: np.ndarray, graph: np.ndarray, engaged: Sequence[np.ndarray], seed: int,

@@ -124,9 +124,8 @@ def cold_start(spark: SparkSession, settings: Settings, ds: str, labels: dict[st
                               "and a document; run more days, or lower embedding_min_count")
     engaged = aligner_engagement(liked, [ids[i] for i in train])
     liked.unpersist()
-    zeros = np.zeros(s.embedding_dim, dtype=np.float32)
-    aligner = encoders.train_aligner(content[train], np.stack([graph.get(ids[i], zeros) for i in train]), engaged,
-                                     s.embedding_seed, has_graph=np.asarray([ids[i] in graph for i in train]))
+    target, has_graph = encoders.graph_rows([graph.get(ids[i]) for i in train])
+    aligner = encoders.train_aligner(content[train], target, engaged, s.embedding_seed, has_graph=has_graph)
     aligned = encoders.align(aligner, list(content))
     fused = np.stack([graph[p] if (p not in cold and p in graph) else aligned[i] for i, p in enumerate(ids)])
     queries = [i for i, p in enumerate(ids) if p in cold]
