@@ -278,14 +278,22 @@ def pin_content_embeddings(s: Settings) -> Expectations:
         *_known_pins("pin_id")]
 
 
+def _fused_vectors(s: Settings) -> list:
+    """The fused vectors (and the interest clusters made of them): `embedding_dim` long, or up
+    to `content_dim` longer when the raw content vector goes beside them (`fused_content_weight`)."""
+    if s.fused_content_weight > 0:
+        return _vectors("embedding", None, at_most=s.embedding_dim + s.content_dim)
+    return _vectors("embedding", s.embedding_dim)
+
+
 def pin_embeddings(s: Settings) -> Expectations:
-    return _keys(catalog.PIN_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
+    return _keys(catalog.PIN_EMBEDDINGS) + _fused_vectors(s) + [
         _in_set("source", ("graph", "aligned_content")), gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp"),
         *_known_pins("pin_id")]
 
 
 def user_interest_embeddings(s: Settings) -> Expectations:
-    return _keys(catalog.USER_INTEREST_EMBEDDINGS) + _vectors("embedding", s.embedding_dim) + [
+    return _keys(catalog.USER_INTEREST_EMBEDDINGS) + _fused_vectors(s) + [
         *_ranked("user_id", s.user_interests_max, position="cluster", what="interest clusters"),
         _rows(f"{_not_finite('importance')} OR importance <= 0", "importance finite and positive"),
         gxe.ExpectColumnValuesToBeBetween(column="pins", min_value=1, max_value=s.user_interests_pins_max),

@@ -66,7 +66,7 @@ def _source(table: catalog.Table, settings: Settings, versions: Mapping[str, int
 
 def _user_interests_source(settings: Settings, versions: Mapping[str, int] | None = None) -> SparkSource:
     """A user's interest clusters as one row: the medoid embeddings concatenated in cluster
-    order (each `embedding_dim` long), with their importances and medoid pins."""
+    order (each as long as a fused pin vector), with their importances and medoid pins."""
     table = catalog.USER_INTEREST_EMBEDDINGS
     ordered = "array_sort(collect_list(struct(cluster, embedding, importance, medoid_pin_id)))"
     query = (f"SELECT user_id, max(event_timestamp) AS event_timestamp, count(*) AS interests, "

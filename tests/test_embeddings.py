@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.core import catalog, io
 from pipelines.core.settings import DEFAULT_TYPE_WEIGHTS, SettingsError, load_settings
-from pipelines.embeddings import beam_inference, content, encoders, interests, models, vectors
+from pipelines.embeddings import beam_inference, content, encoders, fused, interests, models, vectors
 from tests.conftest import run
 
 DAY = dt.date(2026, 1, 1)
@@ -22,6 +22,32 @@ def _user_pin_edges(spark, rows_):
         {"src_type": "user", "src_id": u, "dst_type": "pin", "dst_id": p, "edge_type": e, "event_count": n,
          "weight": n * DEFAULT_TYPE_WEIGHTS[e], "weight_date": DAY, "first_seen": t, "last_seen": t}
         for u, p, e, n in rows_], catalog.GRAPH_EDGES.schema)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5])
+def test_fused_vectors_put_the_weighted_content_vector_beside_the_graph_or_aligned_one(spark, weight):
+    graph = spark.createDataFrame([("p1", [3.0, 4.0], "g1"), ("p3", [2.0, 0.0], "g1")],
+                                  "pin_id string, embedding array<float>, model_version string")
+    content_rows = spark.createDataFrame([
+        ("p1", [1.0, 0.0, 0.0], [0.0, 1.0], "e1", "a1"),   # walked: its graph vector
+        ("p2", [0.0, 2.0, 0.0], [0.0, 1.0], "e1", "a1"),   # cold: its aligned vector
+        ("p3", None, None, "e1", "none"),                  # walked, but no text to encode
+        ("p4", [0.0, 0.0, 1.0], None, "e1", "none"),       # neither: no fused vector
+    ], "pin_id string, content_embedding array<float>, aligned_embedding array<float>, encoder_version string, "
+       "aligner_version string")
+    got = {r["pin_id"]: r for r in fused.pin_embeddings(graph, content_rows, "2026-01-01", weight, 3).collect()}
+    assert sorted(got) == ["p1", "p2", "p3"]
+    assert {p: r["source"] for p, r in got.items()} == {"p1": "graph", "p2": "aligned_content", "p3": "graph"}
+    if weight == 0:  # the graph or aligned vector as it is
+        expected = {"p1": [3, 4], "p2": [0, 1], "p3": [2, 0]}
+        versions = {"p1": "g1", "p2": "e1+a1", "p3": "g1"}
+    else:  # [unit graph or aligned, 0.5 x unit content], unit length; zeros where there is no content
+        expected = {"p1": np.array([0.6, 0.8, 0.5, 0, 0]) / np.sqrt(1.25), "p2": np.array([0, 1, 0, 0.5, 0]) / np.sqrt(1.25),
+                    "p3": [1, 0, 0, 0, 0]}
+        versions = {"p1": "g1+e1", "p2": "e1+a1", "p3": "g1+e1"}
+    for pin, vector in expected.items():
+        np.testing.assert_allclose(got[pin]["embedding"], vector, atol=1e-6)
+    assert {p: r["model_version"] for p, r in got.items()} == versions
 
 
 def test_hides_never_count_as_positive_engagement(spark):

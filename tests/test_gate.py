@@ -1,6 +1,8 @@
 """The suites catch what they promise to: duplicate keys, lists longer than their top_n, values
 out of range, pins nobody knows and rows from withheld boards, each named with a sample of
 the bad rows; a clean batch passes."""
+import datetime as dt
+
 import pytest
 
 from expectations import gate
@@ -15,10 +17,10 @@ def check(spark, settings):
     known_pins = spark.createDataFrame([("p1",), ("p2",), ("p3",)], "pin_id string")
     withheld_boards = spark.createDataFrame([("b_secret",)], "board_id string")
 
-    def run(table: catalog.Table, data: list) -> gate.GateResult:
+    def run(table: catalog.Table, data: list, s=settings) -> gate.GateResult:
         df = spark.createDataFrame(data, table.schema)
         with gate.reference_views(known_pins, withheld_boards):
-            [result] = gate.validate_all(settings, {table.name: (f"{table.name}_v1", df)}, "2026-01-01")
+            [result] = gate.validate_all(s, {table.name: (f"{table.name}_v1", df)}, "2026-01-01")
         return result
 
     return run
@@ -65,6 +67,17 @@ def test_more_rows_per_key_than_top_n_fail(check, settings, ranks, named):
     assert not result.success
     [failure] = [f for f in result.failed if named.format(n=n) in f]  # (the made-up neighbours are unknown pins too)
     assert " bad, e.g. " in failure and '"pin_id": "p1"' in failure, failure
+
+
+def test_fused_vectors_are_embedding_dim_long_or_longer_by_a_weighted_content_vector(check, settings):
+    dim = settings.embedding_dim
+    row = lambda n: ("p1", [0.1] * n, "graph", "g1", dt.datetime(2026, 1, 1))  # noqa: E731
+    assert check(catalog.PIN_EMBEDDINGS, [row(dim)]).success
+    assert not check(catalog.PIN_EMBEDDINGS, [row(dim + 3)]).success
+    weighted = settings.replace(fused_content_weight=0.5)  # the raw content vector beside the graph one
+    assert check(catalog.PIN_EMBEDDINGS, [row(dim + 3)], weighted).success
+    longer = check(catalog.PIN_EMBEDDINGS, [row(dim + settings.content_dim + 1)], weighted)
+    assert not longer.success and f"at most {dim + settings.content_dim} finite values" in longer.failed[0]
 
 
 def test_a_node_from_a_withheld_board_fails(check):

@@ -273,7 +273,8 @@ PIN_EMBEDDINGS = Table(
     _schema(("pin_id", S, False), ("embedding", VECTOR, False), ("source", S, False), ("model_version", S, False),
             ("event_timestamp", TS, False)),
     "One vector per pin: its graph embedding when it has one, else its graph-aligned content embedding "
-    "(source says which). event_timestamp: the day the vector last changed (Feast materializes those).",
+    "(source says which), with its raw content vector beside it when fused_content_weight is above 0. "
+    "event_timestamp: the day the vector last changed (Feast materializes those).",
     keys=("pin_id",),
     written="timestamped",
 )

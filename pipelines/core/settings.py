@@ -146,6 +146,9 @@ class Settings:
     als_iterations: int = setting(10, "ALS iterations", minimum=1, maximum=100)
     content_dim: int = setting(64, "dimension of the content embeddings (TF-IDF + SVD)", minimum=2, maximum=1024)
     content_max_features: int = setting(50_000, "vocabulary size of the content encoder", minimum=10)
+    fused_content_weight: float = setting(0.0, "weight of the raw content vector beside the graph (or aligned) "
+                                               "one in the fused pin embedding (0: the graph or aligned vector "
+                                               "alone, embedding_dim long)", minimum=0.0, maximum=10.0)
     beam_runner: str = setting("DirectRunner", "Apache Beam runner of the content inference pipeline")
     beam_options: Mapping[str, str] = setting({}, "extra Beam pipeline options (name = value)")
     user_interests_max: int = setting(5, "interest clusters kept per user (PinnerSage)", minimum=1, maximum=20)
