@@ -86,6 +86,18 @@ def test_clusters_are_ranked_by_importance_with_weighted_medoids():
     assert [(rank, pin) for rank, pin, *_ in capped] == [(1, "b1")]
 
 
+def test_clusters_follow_the_first_dims_values_and_keep_the_whole_medoid_vector():
+    ids, vecs, weights = _two_tastes()
+    # a content part beside each vector that would pair the pins across the two tastes
+    content = np.array([[5, 0], [0, 5], [5, 0], [0, 5], [5, 0]], dtype=np.float32)
+    wide = np.hstack([vecs, content])
+    shapes = lambda got: [(rank, pin, n) for rank, pin, _, _, n in got]  # noqa: E731
+    assert shapes(interests.cluster_user(ids, wide, weights, 5, 0.5)) == [(1, "b2", 3), (2, "b1", 2)]  # every value
+    got = interests.cluster_user(ids, wide, weights, 5, 0.5, dims=3)  # the taste part: the two tastes, as before
+    assert shapes(got) == [(1, "b1", 2), (2, "a1", 3)]
+    np.testing.assert_array_equal(got[0][2], wide[3])
+
+
 def test_clusters_do_not_depend_on_the_input_order():
     ids, vecs, weights = _two_tastes()
     order = [4, 2, 0, 3, 1]

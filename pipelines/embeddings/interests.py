@@ -5,7 +5,10 @@ For each user, the pins they engaged with in the last `user_interests_lookback_d
 engagement only, hides excluded: `vectors.engagement`), at most their `user_interests_pins_max`
 heaviest, are clustered on their fused embeddings with Ward's hierarchical clustering (the
 embeddings are normalised, and clusters further apart than `user_interest_distance` stay
-apart). A cluster's importance is the summed decayed weight of its pins; its medoid is the pin
+apart). Only the graph (or aligned) part of a fused vector, its first `embedding_dim` values,
+tells interests apart: with `fused_content_weight` above 0 a raw content part follows it, and
+clustering on that too split MovieLens users into about twice as many clusters and cost
+PinnerSage a quarter to a third of its full-ranking NDCG@20 (BENCHMARKS.md). A cluster's importance is the summed decayed weight of its pins; its medoid is the pin
 with the smallest weighted distance to the others, and the medoid's embedding represents the
 cluster. Each user keeps the `user_interests_max` most important clusters, ranked 1.. by
 importance. A user with one engaged pin has one cluster; a user who only hid pins has none.
@@ -36,13 +39,15 @@ CLUSTERS = T.StructType([
 
 
 def cluster_user(pin_ids: list[str], vecs: np.ndarray, weights: np.ndarray, max_clusters: int,
-                 distance: float) -> list[tuple[int, str, np.ndarray, float, int]]:
+                 distance: float, dims: int | None = None) -> list[tuple[int, str, np.ndarray, float, int]]:
     """One user's clusters: (rank, medoid pin, medoid embedding, importance, pins), most
-    important first (ties by medoid pin id)."""
+    important first (ties by medoid pin id). The clusters and medoids are found on the first
+    `dims` values of the vectors (all when None); the medoid's whole vector represents its cluster."""
     order = np.argsort(pin_ids, kind="stable")  # the same input in any order gives the same clusters
     pin_ids = [pin_ids[i] for i in order]
     vecs, weights = vecs[order], weights[order]
-    unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    shape = vecs[:, :dims]
+    unit = shape / np.maximum(np.linalg.norm(shape, axis=1, keepdims=True), 1e-12)
     if len(pin_ids) == 1:
         labels = np.array([1])
     else:
@@ -76,7 +81,7 @@ def _embedding_matrix(column) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float32) for v in vectors.to_pylist()])
 
 
-def _clusters_of(max_clusters: int, distance: float):
+def _clusters_of(max_clusters: int, distance: float, dims: int | None):
     """A mapInArrow function over (user_id, pin_id, embedding, weight) batches in which each
     user's rows are contiguous (see `user_interest_clusters`) -> batches of CLUSTERS. A user's
     rows may run on into the next batch, so the last user of a batch waits for it."""
@@ -94,7 +99,7 @@ def _clusters_of(max_clusters: int, distance: float):
         out: tuple[list, ...] = ([], [], [], [], [], [])
         for start, end in zip(starts, [*starts[1:], len(users)]):
             for rank, pin, vec, importance, n in cluster_user(pin_ids[start:end], vecs[start:end], weights[start:end],
-                                                              max_clusters, distance):
+                                                              max_clusters, distance, dims):
                 for column, value in zip(out, (users[start], rank, pin, vec, importance, n)):
                     column.append(value)
         return pa.RecordBatch.from_arrays([pa.array(values, type=field.type) for values, field in zip(out, schema)],
@@ -117,15 +122,17 @@ def _clusters_of(max_clusters: int, distance: float):
     return run
 
 
-def user_interest_clusters(engaged: DataFrame, pins: DataFrame, max_clusters: int, distance: float) -> DataFrame:
-    """engaged(user_id, pin_id, weight), pins(pin_id, embedding) -> one row per (user, cluster).
+def user_interest_clusters(engaged: DataFrame, pins: DataFrame, max_clusters: int, distance: float,
+                           dims: int | None = None) -> DataFrame:
+    """engaged(user_id, pin_id, weight), pins(pin_id, embedding) -> one row per (user, cluster),
+    clustered on the first `dims` values of each vector (all when None).
     The rows of a user are brought together and clustered in batches (mapInArrow): a grouped
     map (applyInPandas) costs a pandas frame in and one out per user, which was most of the
     stage's time for 50,000 users of about 4 pins each."""
     with_vectors = engaged.join(pins.select("pin_id", "embedding"), on="pin_id", how="inner")
     by_user = with_vectors.repartition("user_id").sortWithinPartitions("user_id")
     return by_user.select("user_id", "pin_id", "embedding", "weight").mapInArrow(
-        _clusters_of(max_clusters, distance), CLUSTERS)
+        _clusters_of(max_clusters, distance, dims), CLUSTERS)
 
 
 def recent_engagement(edges: DataFrame, ds: str, lookback_days: int, pins_max: int) -> DataFrame:
@@ -150,7 +157,10 @@ def run(ctx: StageContext) -> StageOutput:
     engaged = recent_engagement(edges_as_of(ctx), ctx.ds, s.user_interests_lookback_days,
                                 s.user_interests_pins_max).persist()  # clustered, then counted
     version = fused.select(F.concat_ws("+", F.array_sort(F.collect_set("model_version")))).first()[0] or "none"
-    new = user_interest_clusters(engaged, fused, s.user_interests_max, s.user_interest_distance).withColumn(
+    # Interests are told apart by the graph (or aligned) part of the fused vectors: a raw content
+    # part beside it (fused_content_weight) rides along in the medoids without splitting them.
+    new = user_interest_clusters(engaged, fused, s.user_interests_max, s.user_interest_distance,
+                                 s.embedding_dim).withColumn(
         "model_version", F.lit(version)).persist()
     current = ctx.read_or_empty(table)
     changed = changed_users(new, current)
