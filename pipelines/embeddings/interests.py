@@ -6,9 +6,9 @@ engagement only, hides excluded: `vectors.engagement`), at most their `user_inte
 heaviest, are clustered on their fused embeddings with Ward's hierarchical clustering (the
 embeddings are normalised, and clusters further apart than `user_interest_distance` stay
 apart). Only the graph (or aligned) part of a fused vector, its first `embedding_dim` values,
-tells interests apart: with `fused_content_weight` above 0 a raw content part follows it, and
-clustering on that too split MovieLens users into about twice as many clusters and cost
-PinnerSage a quarter to a third of its full-ranking NDCG@20 (BENCHMARKS.md). A cluster's importance is the summed decayed weight of its pins; its medoid is the pin
+tells interests apart: with `fused_content_weight` above 0 a raw content part follows it, which
+rides along in the medoids, so a user's interests stay what the graph says whatever the weight
+(on MovieLens the scores moved little either way: BENCHMARKS.md). A cluster's importance is the summed decayed weight of its pins; its medoid is the pin
 with the smallest weighted distance to the others, and the medoid's embedding represents the
 cluster. Each user keeps the `user_interests_max` most important clusters, ranked 1.. by
 importance. A user with one engaged pin has one cluster; a user who only hid pins has none.
@@ -81,7 +81,7 @@ def _embedding_matrix(column) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float32) for v in vectors.to_pylist()])
 
 
-def _clusters_of(max_clusters: int, distance: float, dims: int | None):
+def _clusters_of(max_clusters: int, distance: float, dims: int | None = None):
     """A mapInArrow function over (user_id, pin_id, embedding, weight) batches in which each
     user's rows are contiguous (see `user_interest_clusters`) -> batches of CLUSTERS. A user's
     rows may run on into the next batch, so the last user of a batch waits for it."""
