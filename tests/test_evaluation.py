@@ -239,6 +239,25 @@ def test_itemknn_sums_cosine_neighbours_learnt_from_every_users_training_pins():
     assert pruned[0] == pytest.approx([0.5, u, 1 / np.sqrt(2), u])
 
 
+def test_pinnersage_scores_a_pins_best_or_weighted_cosine_over_the_whole_vectors_or_their_graph_part():
+    # Two graph values, then a content part. u1's clusters: x (importance 3) and y (1); u2 has none.
+    # a matches x's graph part, c matches x only by its content part.
+    vec = {"a": [1, 0, 0, 0], "b": [0, 1, 0, 0], "c": [0, 0, 1, 0], "d": [1, 1, 1, 1]}
+    data = methods.Data(list(vec), ["u1", "u2"], [np.array([0]), np.array([1])])
+    clusters = {"u1": [(np.array([2.0, 0, 2, 0], dtype=np.float32), 3.0), (np.array([0, 1.0, 0, 0], dtype=np.float32), 1.0)]}
+    score = methods.interests(data, {p: np.array(v, dtype=np.float32) for p, v in vec.items()}, clusters, graph_dims=2)
+    h = np.sqrt(0.5)
+    whole = score(np.array([0, 1]), {"combine": "max", "part": "whole"})
+    assert whole[0] == pytest.approx([h, 1.0, h, h])  # a, c: cos 1/sqrt2 to x; b: 1 to y; d: 1/sqrt2 to x
+    assert (whole[1] == metrics.UNSCORED).all()
+    graph = score(np.array([0]), {"combine": "max", "part": "graph"})[0]
+    assert graph[[0, 1, 3]] == pytest.approx([1.0, 1.0, h]) and graph[2] == 0.0  # c has no graph part
+    weighted = score(np.array([0]), {"combine": "weighted", "part": "graph"})[0]
+    assert weighted == pytest.approx([0.75, 0.25, 0.0, h])  # x 3/4, y 1/4
+    assert ({"combine": "max", "part": "graph"} in methods.GRID["pinnersage"]
+            and {"combine": "max", "part": "whole"} in methods.GRID["pinnersage"])
+
+
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
     """A generated lake (three days) ingested in one batch (evaluation reads only silver), then

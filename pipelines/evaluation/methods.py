@@ -27,10 +27,14 @@ Taste graph:
 - graph: skip-gram pin embeddings of walks on the pruned pin-board graph, user as for content;
 - fused: the fused pin embedding (graph, else graph-aligned content: every cold pin has one);
 - pinnersage: the user's interest clusters (medoid embeddings); a pin scores its best cosine
-  to a cluster, or the importance-weighted mean over clusters.
+  to a cluster, or the importance-weighted mean over clusters. The cosine is of the whole fused
+  vectors, or of their graph (or aligned) part alone, the first `embedding_dim` values: with
+  `fused_content_weight` above 0 a raw content part follows, and a medoid's best matches by
+  text are not the user's interest.
 
 A method's scoring knob (`GRID`: how many of the user's latest pins make the profile, how
-PinnerSage combines clusters) is chosen on the validation split, never on the test split.
+PinnerSage combines clusters and which part of the vectors it matches) is chosen on the
+validation split, never on the test split.
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ GRID: dict[str, tuple[dict, ...]] = {
     "walk": tuple({"alpha": a, "beta": b, "neighbours": k, "binary": e, "recent": r} for a in (0.5, 1.0)
                   for b in (0.3, 0.6, 0.9) for k in (100, None) for e in (False, True) for r in (None, 3, 10)),
     "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
-    "pinnersage": ({"combine": "max"}, {"combine": "weighted"}),
+    "pinnersage": tuple({"combine": c, "part": p} for c in ("max", "weighted") for p in ("whole", "graph")),
     "itemknn": tuple({"shrink": h, "neighbours": k} for h in (0.0, 10.0, 100.0) for k in (50, 200, None)),
 }
 
@@ -263,17 +267,23 @@ def walk(data: Data, engaged: list[tuple[str, str, float, float]]) -> Scorer:
     return score
 
 
-def interests(data: Data, vectors: dict[str, np.ndarray], clusters: dict[str, list[tuple[np.ndarray, float]]]) -> Scorer:
-    """PinnerSage retrieval: each pin's cosine to the user's clusters, best or importance-weighted."""
-    unit, has = _matrix(data, vectors)
+def interests(data: Data, vectors: dict[str, np.ndarray], clusters: dict[str, list[tuple[np.ndarray, float]]],
+              graph_dims: int) -> Scorer:
+    """PinnerSage retrieval: each pin's cosine to the user's clusters, best or importance-weighted,
+    over the whole vectors or (`part` graph) their first `graph_dims` values."""
+    stacked, has = _stacked(data, vectors)
+    units = {"whole": _unit(stacked), "graph": _unit(stacked[:, :graph_dims])}
 
     def score(rows: np.ndarray, params: dict) -> np.ndarray:
         out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
+        part = params.get("part", "whole")
+        unit = units[part]
         for r, u in enumerate(rows):
             mine = clusters.get(data.users[u])
             if not mine:
                 continue
-            sims = unit @ _unit(np.stack([c for c, _ in mine])).T  # items x clusters
+            medoids = np.stack([c for c, _ in mine])
+            sims = unit @ _unit(medoids if part == "whole" else medoids[:, :graph_dims]).T  # items x clusters
             weights = np.array([w for _, w in mine])
             combined = sims.max(axis=1) if params.get("combine") == "max" else sims @ (weights / weights.sum())
             out[r] = np.where(has, combined, UNSCORED)

@@ -132,7 +132,7 @@ def scorers(ctx: StageContext, sub: Settings, data: m.Data) -> tuple[dict[str, m
             "walk": m.walk(data, engaged),
             "graph": m.profile(data, _vectors(read(catalog.PIN_GRAPH_EMBEDDINGS), "pin_id", "embedding")),
             "fused": m.profile(data, fused),
-            "pinnersage": m.interests(data, fused, clusters),
+            "pinnersage": m.interests(data, fused, clusters, sub.embedding_dim),
         }
         models = {t.name: io.table_version(ctx.spark, t, sub) for t in MODEL_TABLES}
         for t, column in ((catalog.PIN_GRAPH_EMBEDDINGS, "model_version"), (catalog.PIN_COLLAB_EMBEDDINGS, "model_version"),
