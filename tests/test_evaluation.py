@@ -343,6 +343,23 @@ def test_evaluate_with_no_test_interactions_reports_it(spark, settings):
     assert not (settings.lake_root / "_eval").exists() or not any((settings.lake_root / "_eval").iterdir())
 
 
+def test_the_cold_start_goal_sets_the_graph_aligned_content_method_beside_raw_content():
+    import pandas as pd
+
+    from pipelines.evaluation import report
+
+    lineage = json.dumps({"split_id": "x", "split": {"held_out": "latest", "test_share": 0.2, "cold_share": 0.2}})
+    cold = {"content": 0.2, "aligned": 0.27, "fused": 0.25}  # the test split's; validation's must not count
+    rows = pd.DataFrame([{"protocol": PROTOCOL_B, "method": m, "metric": "recall", "k": 20, "slice": "cold_items",
+                          "split": split, "value": v if split == "test" else 0.9, "lineage": lineage}
+                         for m, v in cold.items() for split in ("validation", "test")])
+    goal = next(g for g in report.goals(rows) if g.text.startswith("cold items"))
+    assert goal.ours == 0.27 and goal.target == pytest.approx(0.26) and goal.met
+    assert "aligned 0.2700" in goal.detail and "fused: 0.2500" in goal.detail
+    assert not next(g for g in report.goals(rows.assign(value=rows.value.where(rows.method != "aligned", 0.25)))
+                    if g.text.startswith("cold items")).met
+
+
 def test_report_names_the_holdout_each_evaluation_was_cut_with():
     import pandas as pd
 

@@ -26,6 +26,11 @@ Taste graph:
   scored, not a top-N list;
 - graph: skip-gram pin embeddings of walks on the pruned pin-board graph, user as for content;
 - fused: the fused pin embedding (graph, else graph-aligned content: every cold pin has one);
+- aligned: the graph-aligned content embeddings alone, on both sides (the user is the mean of
+  their latest training pins' aligned vectors, as for content): the content encoder's output
+  mapped by the aligner, which learnt from the graph which text makes pins engaged together.
+  Built for cold pins: a cold pin's aligned vector meets the user's aligned profile, not their
+  graph one;
 - pinnersage: the user's interest clusters (medoid embeddings); a pin scores its best cosine
   to a cluster, or the importance-weighted mean over clusters. The cosine is of the whole fused
   vectors, or of their graph (or aligned) part alone, the first `embedding_dim` values: with
@@ -48,7 +53,8 @@ from pipelines.evaluation.metrics import UNSCORED
 OFF_THE_SHELF, TASTE_GRAPH = "off-the-shelf", "taste graph"
 FAMILY = {"popularity": OFF_THE_SHELF, "content": OFF_THE_SHELF, "als": OFF_THE_SHELF, "itemknn": OFF_THE_SHELF,
           "pixie": TASTE_GRAPH,
-          "walk": TASTE_GRAPH, "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "pinnersage": TASTE_GRAPH}
+          "walk": TASTE_GRAPH, "graph": TASTE_GRAPH, "fused": TASTE_GRAPH, "aligned": TASTE_GRAPH,
+          "pinnersage": TASTE_GRAPH}
 METHODS = tuple(FAMILY)
 TASTE_GRAPH_METHODS = tuple(m for m in METHODS if FAMILY[m] == TASTE_GRAPH)
 PROFILE_GRID = ({"latest_pins": 10}, {"latest_pins": 50}, {"latest_pins": None})
@@ -56,7 +62,7 @@ GRID: dict[str, tuple[dict, ...]] = {
     "popularity": ({},), "als": ({},), "pixie": ({},),
     "walk": tuple({"alpha": a, "beta": b, "neighbours": k, "binary": e, "recent": r} for a in (0.5, 1.0)
                   for b in (0.3, 0.6, 0.9) for k in (100, None) for e in (False, True) for r in (None, 3, 10)),
-    "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID,
+    "content": PROFILE_GRID, "graph": PROFILE_GRID, "fused": PROFILE_GRID, "aligned": PROFILE_GRID,
     "pinnersage": tuple({"combine": c, "part": p} for c in ("max", "weighted") for p in ("whole", "graph")),
     "itemknn": tuple({"shrink": h, "neighbours": k} for h in (0.0, 10.0, 100.0) for k in (50, 200, None)),
 }

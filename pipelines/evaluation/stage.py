@@ -50,6 +50,7 @@ METHOD_STAGES = {
     "popularity": (), "itemknn": (), "content": ("content_embeddings",), "als": ("collaborative_embeddings",),
     "pixie": ("graph", "related_pins", "user_candidates"), "walk": ("graph",), "graph": ("graph", "graph_embeddings"),
     "fused": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings"),
+    "aligned": ("graph", "graph_embeddings", "content_embeddings"),
     "pinnersage": ("graph", "graph_embeddings", "content_embeddings", "pin_embeddings", "user_interests"),
 }
 MODEL_TABLES = (catalog.GRAPH_EDGES, catalog.USER_CANDIDATES, catalog.PIN_GRAPH_EMBEDDINGS, catalog.USER_COLLAB_EMBEDDINGS,
@@ -132,6 +133,7 @@ def scorers(ctx: StageContext, sub: Settings, data: m.Data) -> tuple[dict[str, m
             "walk": m.walk(data, engaged),
             "graph": m.profile(data, _vectors(read(catalog.PIN_GRAPH_EMBEDDINGS), "pin_id", "embedding")),
             "fused": m.profile(data, fused),
+            "aligned": m.profile(data, _vectors(content, "pin_id", "aligned_embedding")),
             "pinnersage": m.interests(data, fused, clusters, sub.embedding_dim),
         }
         models = {t.name: io.table_version(ctx.spark, t, sub) for t in MODEL_TABLES}
