@@ -9,8 +9,9 @@ vector (zeros for a pin without content), as PinSage puts its inputs side by sid
 aligned vector of a cold pin keeps only what a linear map from its text can say about the graph,
 and a user's taste in plain text (the raw content of the pins they engaged) is a second signal
 that the map drops. On MovieLens's validation split, w 0.5 ranks cold movies 7% better and every
-movie 3% better than w 0; it costs PinnerSage, whose medoids then match partly by text
-(BENCHMARKS.md). The vector is then `embedding_dim` plus the content
+movie 3% better than w 0. PinnerSage's medoids would then match partly by text, which cost it
+a third of its ranking quality there, so the evaluation chooses on validation whether its
+retrieval matches the whole vector or the first `embedding_dim` values (BENCHMARKS.md). The vector is then `embedding_dim` plus the content
 vector's length long; with w 0 it is the graph or aligned vector as it is.
 
 Only rows whose vector, source or model changed are rewritten, stamped with the run's day
