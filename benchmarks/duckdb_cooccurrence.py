@@ -8,6 +8,7 @@ keeps each pin's top K. Prints JSON: pairs, seconds.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -49,3 +50,7 @@ def main(edges_path: str, cap: int, top_k: int) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    # As in benchmarks/run.py: the deltalake reader's native teardown at exit can abort the
+    # process after the figures are printed (delta-rs#2184), so it ends here.
+    sys.stdout.flush()
+    os._exit(0)
