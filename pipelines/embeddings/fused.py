@@ -11,8 +11,9 @@ and a user's taste in plain text (the raw content of the pins they engaged) is a
 that the map drops. On MovieLens's validation split, w 0.5 ranks cold movies 7% better and every
 movie 3% better than w 0. PinnerSage's medoids would then match partly by text, which cost it
 a third of its ranking quality there, so the evaluation chooses on validation whether its
-retrieval matches the whole vector or the first `embedding_dim` values (BENCHMARKS.md). The vector is then `embedding_dim` plus the content
-vector's length long; with w 0 it is the graph or aligned vector as it is.
+retrieval matches the whole vector or the first `embedding_dim` values (BENCHMARKS.md). The
+vector is then `embedding_dim` plus the content vector's length long; with w 0 it is the graph
+or aligned vector as it is.
 
 Only rows whose vector, source or model changed are rewritten, stamped with the run's day
 (`event_timestamp`), so Feast materializes the day's changes and a re-run of a day changes

@@ -10,8 +10,9 @@ tells interests apart: with `fused_content_weight` above 0 a raw content part fo
 rides along in the medoids, so a user's interests stay what the graph says whatever the weight
 (on MovieLens the scores moved little either way: BENCHMARKS.md). A cluster's importance is the
 summed decayed weight of its pins; its medoid is the pin with the smallest weighted distance to
-the others, and the medoid's embedding represents the cluster. Each user keeps the `user_interests_max` most important clusters, ranked 1.. by
-importance. A user with one engaged pin has one cluster; a user who only hid pins has none.
+the others, and the medoid's embedding represents the cluster. Each user keeps the
+`user_interests_max` most important clusters, ranked 1.. by importance. A user with one engaged
+pin has one cluster; a user who only hid pins has none.
 
 A user's rows are rewritten, and stamped with the run's day, only when their clusters changed.
 """

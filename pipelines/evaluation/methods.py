@@ -278,18 +278,18 @@ def interests(data: Data, vectors: dict[str, np.ndarray], clusters: dict[str, li
     """PinnerSage retrieval: each pin's cosine to the user's clusters, best or importance-weighted,
     over the whole vectors or (`part` graph) their first `graph_dims` values."""
     stacked, has = _stacked(data, vectors)
-    units = {"whole": _unit(stacked), "graph": _unit(stacked[:, :graph_dims])}
+    parts = {"whole": None, "graph": graph_dims}  # how many leading values each part keeps
+    units = {part: _unit(stacked[:, :dims]) for part, dims in parts.items()}
 
     def score(rows: np.ndarray, params: dict) -> np.ndarray:
         out = np.full((len(rows), len(data.items)), UNSCORED, dtype=np.float32)
         part = params.get("part", "whole")
-        unit = units[part]
         for r, u in enumerate(rows):
             mine = clusters.get(data.users[u])
             if not mine:
                 continue
-            medoids = np.stack([c for c, _ in mine])
-            sims = unit @ _unit(medoids if part == "whole" else medoids[:, :graph_dims]).T  # items x clusters
+            medoids = np.stack([c for c, _ in mine])[:, :parts[part]]
+            sims = units[part] @ _unit(medoids).T  # items x clusters
             weights = np.array([w for _, w in mine])
             combined = sims.max(axis=1) if params.get("combine") == "max" else sims @ (weights / weights.sum())
             out[r] = np.where(has, combined, UNSCORED)
