@@ -255,8 +255,12 @@ def test_pinnersage_scores_a_pins_best_or_weighted_cosine_over_the_whole_vectors
     assert graph[4] == metrics.UNSCORED
     weighted = score(np.array([0]), {"combine": "weighted", "part": "graph"})[0]
     assert weighted[:4] == pytest.approx([0.75, 0.25, 0.0, h])  # x 3/4, y 1/4
-    assert ({"combine": "max", "part": "graph"} in methods.GRID["pinnersage"]
-            and {"combine": "max", "part": "whole"} in methods.GRID["pinnersage"])
+    assert ({"combine": "max", "part": "graph"} in methods.grid("pinnersage", content_part=True)
+            and {"combine": "max", "part": "whole"} in methods.grid("pinnersage", content_part=True))
+    # Without a content part the graph part is the whole vector: each setting is tried once.
+    assert [g["part"] for g in methods.grid("pinnersage", content_part=False)] == ["whole", "whole"]
+    assert all(methods.grid(name, content_part=False) == methods.GRID[name] for name in methods.GRID
+               if name != "pinnersage")
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,15 @@ GRID: dict[str, tuple[dict, ...]] = {
 }
 
 
+def grid(method: str, content_part: bool) -> tuple[dict, ...]:
+    """The knob settings validation tries for `method`. Without a raw content part beside the
+    graph part (`fused_content_weight` 0), PinnerSage's `part` graph is the whole vector: its
+    settings would score the same again, so only `whole` is tried."""
+    if method == "pinnersage" and not content_part:
+        return tuple(g for g in GRID[method] if g["part"] == "whole")
+    return GRID[method]
+
+
 DENSE_SHARE, DENSE_BYTES = 0.05, 1 << 30  # the walk's pin-pin matrix is kept dense from 5% full, up to 1 GiB
 
 

@@ -9,7 +9,7 @@ platform's own stages (graph, Pixie, embeddings, PinnerSage) run through the sta
 exactly as in the daily flow. So every method is trained only on its split's training part,
 and the taste-graph methods are the production code, not a re-implementation.
 
-Each method's scoring knob is chosen on the validation split (`methods.GRID`) and applied
+Each method's scoring knob is chosen on the validation split (`methods.grid`) and applied
 once to the test split. Every method ranks the same candidates. Results, with a bootstrap 95%
 interval over users, go to eval_results_v1 for the day (replacing an earlier evaluation of
 the same day); the training lakes are removed afterwards (the lineage names the input
@@ -343,7 +343,8 @@ def method_rows(ctx: StageContext, inp: Inputs, split: Split, found: dict, chose
     for method, score in found.items():
         t0 = time.perf_counter()
         if split.name == "validation":
-            tried = {json.dumps(g): evaluate_method(split, score, g, inp.tie, negs) for g in m.GRID[method]}
+            tried = {json.dumps(g): evaluate_method(split, score, g, inp.tie, negs)
+                     for g in m.grid(method, s.fused_content_weight > 0)}
             best = max(tried, key=lambda g: _mean(tried[g], PRIMARY[split.protocol]))
             chosen[method] = json.loads(best)
             result = tried[best]
