@@ -49,7 +49,7 @@ def write_release(out: Path, users: int = 610, movies: int = 9681, first: dt.dat
         ratings.writerow(["userId", "movieId", "rating", "timestamp"])
         tags.writerow(["userId", "movieId", "tag", "timestamp"])
         for user in range(1, users + 1):
-            k = min(int(20 + rng.paretovariate(1.2) * 40), 2600)
+            k = min(int(20 + rng.paretovariate(1.2) * 40), 2600, len(ids))  # never more than there are
             favourite = set(rng.sample(GENRES, 3))
             picked: set[int] = set()
             while len(picked) < k:
@@ -70,14 +70,23 @@ def write_release(out: Path, users: int = 610, movies: int = 9681, first: dt.dat
     return n
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="folder to write the release into")
-    parser.add_argument("--users", type=int, default=610)
-    parser.add_argument("--movies", type=int, default=9681)
+    parser.add_argument("--users", type=_positive, default=610)
+    parser.add_argument("--movies", type=_positive, default=9681)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
-    n = write_release(args.out, args.users, args.movies, seed=args.seed)
+    try:
+        n = write_release(args.out, args.users, args.movies, seed=args.seed)
+    except OSError as exc:
+        parser.error(f"cannot write into {args.out}: {exc.strerror or exc}")
     print(f"wrote {n:,} ratings of {args.users:,} users and {args.movies:,} movies into {args.out}")
     return 0
 

@@ -267,7 +267,8 @@ def test_pinnersage_scores_a_pins_best_or_weighted_cosine_over_the_whole_vectors
 def evaluated(spark, tmp_path_factory):
     """A generated lake (three days) ingested in one batch (evaluation reads only silver), then
     the `evaluate` flow as the CLI runs it, with the suite's shuffle partitions (a config file);
-    (settings, results, the `graph_dims` each PinnerSage scorer was built with)."""
+    (settings, results, the `graph_dims` each PinnerSage scorer was built with, the `part`
+    settings it was asked to score)."""
     root = tmp_path_factory.mktemp("evaluation")
     config = root / "tastegraph.toml"
     config.write_text("shuffle_partitions = 2\n")
@@ -275,22 +276,29 @@ def evaluated(spark, tmp_path_factory):
     generate(GenerateConfig(out=settings.raw_dir, users=120, pins=360, days=3, events_per_day=6000, seed=5,
                             start_date=dt.date(2026, 2, 1)))
     run(spark, settings, "ingest", "2026-02-01", through="2026-02-03")
-    graph_dims = []
+    graph_dims, parts = [], set()
     interests = methods.interests
 
     def recorded(data, vectors, clusters, dims):
         graph_dims.append(dims)
-        return interests(data, vectors, clusters, dims)
+        score = interests(data, vectors, clusters, dims)
+
+        def scored(rows, params):
+            parts.add(params.get("part"))
+            return score(rows, params)
+        return scored
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(methods, "interests", recorded)
         results = evaluate(None, lake_root=str(settings.lake_root), config_file=str(config))
-    return settings, results, graph_dims
+    return settings, results, graph_dims, parts
 
 
 def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark, evaluated):
-    settings, results, graph_dims = evaluated
+    settings, results, graph_dims, parts = evaluated
     assert [r.stage for r in results] == ["evaluate", "gate:evaluate"]
+    # At fused_content_weight 0 the graph part is the whole vector: it is never scored again.
+    assert settings.fused_content_weight == 0 and parts == {"whole"}
     # PinnerSage's `part` graph matches the first embedding_dim values of the fused vectors (the
     # graph part, when the content vector is beside it): one scorer per training lake.
     assert graph_dims == [settings.embedding_dim] * 4
@@ -399,7 +407,7 @@ def test_report_names_the_holdout_each_evaluation_was_cut_with():
 
 
 def test_report_opens_offline_in_headless_chromium_with_its_plots(evaluated, tmp_path):
-    settings, _, _ = evaluated
+    settings, *_ = evaluated
     page = write_report(settings, out=tmp_path / "report.html")
     text = page.read_text()
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", text), "the page loads something from the network"
