@@ -241,7 +241,7 @@ def pin_graph_stats(s: Settings) -> Expectations:
     counts = ("viewers", "engaged_users", "savers", "hiders", "boards", "co_engaged_pins")
     return _keys(catalog.PIN_GRAPH_STATS) + [gxe.ExpectColumnValuesToNotBeNull(column="event_timestamp")] + [
         gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts] + [
-        _rows("viewers + engaged_users + hiders + boards + co_engaged_pins = 0", "every pin has an edge"),
+        # All zeros is allowed: the row of a pin whose edges a corrected day removed.
         _rows("savers > engaged_users", "a saver is an engaged user"),
     ]
 

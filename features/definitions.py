@@ -122,7 +122,7 @@ def declarations(settings: Settings | None = None, versions: Mapping[str, int] |
     pin_graph_stats_v1 = FeatureView(
         name="pin_graph_stats_v1",
         entities=[pin],
-        ttl=SNAPSHOT_TTL,
+        ttl=timedelta(0),  # a row per change: counts stay current until the next one
         schema=[PIN_KEY, *[Field(name=c, dtype=Int64) for c in
                            ("viewers", "engaged_users", "savers", "hiders", "boards", "co_engaged_pins")]],
         source=_source(catalog.PIN_GRAPH_STATS, settings, versions),

@@ -11,8 +11,8 @@ DS = "2026-01-01"
 D = dt.date(2026, 1, 1)
 
 
-def t(h, m=0):
-    return dt.datetime(2026, 1, 1, h, m)
+def t(h, m=0, sec=0):
+    return dt.datetime(2026, 1, 1, h, m, sec)
 
 
 def silver(spark, events):
@@ -91,7 +91,8 @@ def test_pin_graph_stats_counts_the_graph_known_at_the_end_of_ds(spark):
 
 
 def test_a_range_of_snapshot_days_equals_each_day_on_its_own(spark):
-    """A history backfill writes every day's snapshots in one job; each equals that day's own run."""
+    """A history backfill writes every day's rows in one job; they equal each day's own run,
+    the graph's run of a day reading what the days before it wrote."""
     days = ["2026-01-01", "2026-01-04", "2026-01-09"]
     spread = [(f"e{i}{d}", ty, u, p, b, ts + dt.timedelta(days=d), m)
               for d in (-3, 0, 2, 5) for i, ty, u, p, b, ts, m in EVENTS]
@@ -106,9 +107,55 @@ def test_a_range_of_snapshot_days_equals_each_day_on_its_own(spark):
                                    (feature_tables.user_stats, events, "user_id"),
                                    (feature_tables.pin_graph_stats, edges, "pin_id")):
         whole = rows(transform(source, days[0], days[-1]), "ds", key)
-        each = [r for day in _every_day(days[0], days[-1]) for r in rows(transform(source, day), "ds", key)]
+        each = _day_by_day(spark, transform, source, days[0], days[-1], key)
         assert whole == each, transform.__name__
-        assert len({r["ds"] for r in whole}) > 3
+        # the graph's rows: the first day, and the day b1 was first seen
+        assert len({r["ds"] for r in whole}) > (1 if transform is feature_tables.pin_graph_stats else 3)
+
+
+def test_pin_graph_stats_writes_a_pin_only_on_the_days_its_graph_changed(spark):
+    edges = spark.createDataFrame([
+        _edge("user", "u1", "pin", "p1", "save", t(9)),
+        _edge("user", "u1", "pin", "p2", "impression", t(9)),
+        _edge("user", "u1", "pin", "p1", "click", dt.datetime(2026, 1, 3, 8)),   # u1 already engaged: no change
+        _edge("user", "u2", "pin", "p1", "impression", dt.datetime(2026, 1, 4, 8)),
+    ], catalog.GRAPH_EDGES.schema)
+    got = {(r["pin_id"], r["ds"].isoformat()): (r["viewers"], r["engaged_users"], r["savers"])
+           for r in feature_tables.pin_graph_stats(edges, DS, "2026-01-05").collect()}
+    assert got == {("p1", "2026-01-01"): (0, 1, 1), ("p2", "2026-01-01"): (1, 0, 0),
+                   ("p1", "2026-01-04"): (1, 1, 1)}
+
+
+def test_pin_graph_stats_first_day_brings_what_is_served_up_to_date(spark):
+    """Against the rows already served: a pin unchanged gets none, a late edge folded since and
+    a pin whose edges a corrected day removed each get one, the latter of zeros."""
+    edges = spark.createDataFrame([
+        _edge("user", "u1", "pin", "p1", "save", dt.datetime(2025, 12, 30, 9)),
+        _edge("user", "u1", "pin", "p2", "impression", dt.datetime(2025, 12, 30, 9)),
+        _edge("user", "u2", "pin", "p2", "impression", dt.datetime(2025, 12, 29, 9)),  # late: not yet served
+    ], catalog.GRAPH_EDGES.schema)
+    day = dt.date(2025, 12, 30)
+    served = spark.createDataFrame([
+        ("p1", day, dt.datetime(2025, 12, 30, 23, 59, 59), 0, 1, 1, 0, 0, 0),
+        ("p2", day, dt.datetime(2025, 12, 30, 23, 59, 59), 1, 0, 0, 0, 0, 0),
+        ("p3", day, dt.datetime(2025, 12, 30, 23, 59, 59), 0, 0, 0, 0, 0, 2),  # its edges were removed since
+        ("p1", D, t(23, 59, 59), 9, 9, 9, 9, 9, 9),  # the day being run: replaced, not compared with
+    ], catalog.PIN_GRAPH_STATS.schema)
+    got = {(r["pin_id"], r["ds"]): (r["viewers"], r["co_engaged_pins"])
+           for r in feature_tables.pin_graph_stats(edges, DS, served=served).collect()}
+    assert got == {("p2", D): (2, 0), ("p3", D): (0, 0)}
+
+
+def _day_by_day(spark, transform, source, first, last, key):
+    """Each day's own run; the graph's runs see the rows the days before them wrote."""
+    if transform is not feature_tables.pin_graph_stats:
+        return [r for day in _every_day(first, last) for r in rows(transform(source, day), "ds", key)]
+    each, served = [], spark.createDataFrame([], catalog.PIN_GRAPH_STATS.schema)
+    for day in _every_day(first, last):
+        written = spark.createDataFrame(transform(source, day, served=served).collect(), catalog.PIN_GRAPH_STATS.schema)
+        each += rows(written, "ds", key)
+        served = served.unionByName(written)
+    return each
 
 
 def _every_day(first, last):

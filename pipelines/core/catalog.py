@@ -224,8 +224,9 @@ PIN_GRAPH_STATS = Table(
         ("engaged_users", L, False), ("savers", L, False), ("hiders", L, False), ("boards", L, False),
         ("co_engaged_pins", L, False),
     ),
-    "Daily snapshot of the taste graph around each pin at the end of ds: distinct users who saw, engaged "
-    "with (beyond a look, hides apart), saved and hid it; boards it was saved to; pins co-engaged with it.",
+    "The taste graph around each pin at the end of ds, on the days it changed (a row holds until the pin's "
+    "next): distinct users who saw, engaged with (beyond a look, hides apart), saved and hid it; boards it "
+    "was saved to; pins co-engaged with it.",
     partition_by=("ds",),
     written="ds",
     keys=("pin_id", "ds"),

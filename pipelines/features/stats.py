@@ -1,7 +1,7 @@
-"""Feature tables: daily snapshots of pin and user statistics over a trailing window, and of the
-taste graph around each pin.
+"""Feature tables: daily snapshots of pin and user statistics over a trailing window, and the
+taste graph around each pin on the days it changed.
 
-Each snapshot row carries `event_timestamp` = the last instant of `ds` (UTC): the moment the
+Each row carries `event_timestamp` = the last instant of `ds` (UTC): the moment the
 day's statistics became known, which is what Feast uses for point-in-time joins. A run writes
 the snapshots of one day, or of every day of a range in one job (a history backfill): the
 transforms group by `ds`, so one day is the range of one day, not a second code path.
@@ -108,19 +108,27 @@ _GRAPH_COUNTS = {"viewers": (contract.IMPRESSION,), "savers": (contract.SAVE,), 
                  "boards": (contract.SAVED_TO,), "co_engaged_pins": (contract.CO_ENGAGED,)}
 
 
-def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None) -> DataFrame:
-    """Per pin and snapshot day, the taste graph around the pin at the end of that day:
-    distinct users who saw it, engaged with it, saved it and hid it; the boards it was saved
-    to; the pins co-engaged with it.
+def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None,
+                    served: DataFrame | None = None) -> DataFrame:
+    """The taste graph around each pin at the end of a day, on the days it changed: distinct
+    users who saw it, engaged with it, saved it and hid it; the boards it was saved to; the
+    pins co-engaged with it. A pin's row holds until its next row (served with no TTL).
 
-    Only edges first seen by the end of the day count. The graph's edge state already holds
-    any later day a backfill folded, and an edge's first_seen is its first event's time, so a
-    day's snapshot is what the graph held then: point-in-time correct, whatever was folded
-    since. Each edge (and each engaged user) adds one from the day it was first seen, and a
-    running sum per pin gives every day of the range. Decayed weights are left out on purpose:
-    the state holds them only as of its latest fold, which a later day has already moved.
+    Why change rows and not a daily snapshot of every pin: a pin's counts change on few days,
+    and a snapshot writes pins x days rows, 65 million over MovieLens's 22 years for 9,500
+    movies (BENCHMARKS.md). Each edge (and each engaged user) adds one from the day it was first
+    seen; a running sum over the days that add something gives the counts on those days.
+
+    The range's first day is compared with what the table already serves (`served`, its rows
+    before ds): a pin gets a row there when its counts differ, so late events folded since,
+    and edges a corrected day removed, reach the served counts on the next run. On a fresh
+    table every pin known by the end of ds gets a row; one that lost every edge gets zeros.
+    Each later day of the range gets a row for each pin that gained something that day, as
+    running it day by day would. Only edges first seen by the end of a day count, so a day's
+    counts are what the graph held then, whatever was folded since. Decayed weights are left
+    out on purpose: the state holds them only as of its latest fold.
     """
-    first = F.lit(dt.date.fromisoformat(ds))
+    first = dt.date.fromisoformat(ds)
     last = dt.date.fromisoformat(through or ds)
     known = edges.where(F.col("edge_type").isin(*_PIN_EDGE_TYPES)
                         & (F.col("first_seen") < F.lit(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))))
@@ -128,32 +136,54 @@ def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None) -> Da
                                                            F.col("src_id").alias("other"), "first_seen")
             .unionByName(known.where(F.col("src_type") == "pin").select(
                 F.col("src_id").alias("pin_id"), "edge_type", F.col("dst_id").alias("other"), "first_seen")))
-    since = F.greatest(F.to_date("first_seen"), first).alias("ds")  # known before the range: from its first day
-    per_edge = ends.select("pin_id", since, *[F.col("edge_type").isin(*types).cast("long").alias(name)
-                                              for name, types in _GRAPH_COUNTS.items()],
+    day = F.to_date("first_seen").alias("ds")
+    per_edge = ends.select("pin_id", day, *[F.col("edge_type").isin(*types).cast("long").alias(name)
+                                            for name, types in _GRAPH_COUNTS.items()],
                            F.lit(0).cast("long").alias("engaged_users"))
     per_user = (ends.where(F.col("edge_type").isin(*ENGAGED_TYPES)).groupBy("pin_id", "other")
                 .agg(F.min("first_seen").alias("first_seen"))
-                .select("pin_id", since, *[F.lit(0).cast("long").alias(name) for name in _GRAPH_COUNTS],
+                .select("pin_id", day, *[F.lit(0).cast("long").alias(name) for name in _GRAPH_COUNTS],
                         F.lit(1).cast("long").alias("engaged_users")))
     counts = [*_GRAPH_COUNTS, "engaged_users"]
-    added = per_edge.unionByName(per_user).groupBy("pin_id", "ds").agg(*[F.sum(c).alias(c) for c in counts])
-    days = (added.groupBy("pin_id").agg(F.min("ds").alias("_from"))
-            .select("pin_id", F.explode(F.sequence("_from", F.lit(last))).alias("ds")))
+    added = (per_edge.unionByName(per_user).groupBy("pin_id", "ds").agg(*[F.sum(c).alias(c) for c in counts])
+             .where(F.greatest(*counts) > 0))
     to_date = Window.partitionBy("pin_id").orderBy("ds").rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    running = days.join(added, on=["pin_id", "ds"], how="left").select(
-        "pin_id", "ds", *[F.sum(F.coalesce(F.col(c), F.lit(0))).over(to_date).alias(c) for c in counts])
-    return running.select("pin_id", "ds", _snapshot_timestamp(), "viewers", "engaged_users", "savers", "hiders",
-                          "boards", "co_engaged_pins")
+    running = added.select("pin_id", "ds", *[F.sum(c).over(to_date).alias(c) for c in counts])
+    later = running.where(F.col("ds") > F.lit(first))
+    on_first = _changed_on(_latest_per_pin(running.where(F.col("ds") <= F.lit(first))),
+                           _latest_per_pin(served.where(F.col("ds") < F.lit(first))) if served is not None else None,
+                           counts, first)
+    return on_first.unionByName(later).select("pin_id", "ds", _snapshot_timestamp(), "viewers", "engaged_users",
+                                              "savers", "hiders", "boards", "co_engaged_pins")
+
+
+def _latest_per_pin(rows: DataFrame) -> DataFrame:
+    """Each pin's row of its latest ds."""
+    latest = Window.partitionBy("pin_id").orderBy(F.col("ds").desc())
+    return rows.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n", "ds")
+
+
+def _changed_on(now: DataFrame, before: DataFrame | None, counts: list[str], day: dt.date) -> DataFrame:
+    """The pins whose counts `now` differ from those served `before` (a pin missing from
+    either side counts zero there), as rows of `day`."""
+    if before is None:
+        return now.select("pin_id", F.lit(day).alias("ds"), *counts)
+    both = now.alias("n").join(before.select("pin_id", *counts).alias("b"), on="pin_id", how="full")
+    value = {c: F.coalesce(F.col(f"n.{c}"), F.lit(0).cast("long")) for c in counts}
+    differs = F.lit(False)
+    for c in counts:
+        differs = differs | (value[c] != F.coalesce(F.col(f"b.{c}"), F.lit(0).cast("long")))
+    return both.where(differs).select("pin_id", F.lit(day).alias("ds"), *[value[c].alias(c) for c in counts])
 
 
 def run(ctx: StageContext) -> StageOutput:
-    """The snapshots of ds (through `through` on a range run): pin and user statistics over
-    their trailing windows and the graph around each pin (partition overwrite of those days)."""
+    """The rows of ds (through `through` on a range run): pin and user statistics over their
+    trailing windows and the graph around each pin where it changed (partition overwrite of
+    those days)."""
     last = ctx.through or ctx.ds
     events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, WINDOW_DAYS, last)).persist()
     days = io.days_predicate(sorted({ctx.ds, last}))
-    graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last)
+    graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last, ctx.read_or_empty(catalog.PIN_GRAPH_STATS))
     written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days)
                + io.overwrite_where(user_stats(events, ctx.ds, last), catalog.USER_STATS, ctx.settings, days)
                + io.overwrite_where(graph, catalog.PIN_GRAPH_STATS, ctx.settings, days))
