@@ -62,6 +62,20 @@ def test_stats_window_is_seven_days_ending_on_ds(spark, day, included):
     assert kept == (1 if included else 0)
 
 
+def test_a_key_whose_window_empties_gets_one_row_of_zeros_that_day(spark):
+    """Else the counts of its last window would stay served: an online store keeps the last row."""
+    events = silver(spark, [("e1", "save", "u1", "p1", "b1", dt.datetime(2025, 12, 25, 12), None),
+                            ("e2", "impression", "u2", "p2", None, dt.datetime(2025, 12, 31, 12), None)])
+    pins = {(r["pin_id"], r["ds"].isoformat()): (r["impressions_7d"], r["saves_7d"], r["ctr_7d"])
+            for r in feature_tables.pin_stats(events, "2025-12-30", "2026-01-02").collect()}
+    assert pins == {("p1", "2025-12-30"): (0, 1, 0.0), ("p1", "2025-12-31"): (0, 1, 0.0),
+                    ("p1", "2026-01-01"): (0, 0, 0.0),  # the day the save left the window, and no later row
+                    **{("p2", d): (1, 0, 0.0) for d in ("2025-12-31", "2026-01-01", "2026-01-02")}}
+    users = {(r["user_id"], r["ds"].isoformat()): (r["saves_7d"], r["distinct_pins_7d"])
+             for r in feature_tables.user_stats(events, DS).collect()}
+    assert users == {("u1", DS): (0, 0), ("u2", DS): (0, 1)}
+
+
 def _edge(src_type, src, dst_type, dst, edge_type, first_seen):
     return {"src_type": src_type, "src_id": src, "dst_type": dst_type, "dst_id": dst, "edge_type": edge_type,
             "event_count": 1, "weight": 1.0, "weight_date": D, "first_seen": first_seen, "last_seen": first_seen}

@@ -19,6 +19,9 @@ from pipelines.core.stages import StageContext, StageOutput
 # The window is part of the features' meaning (the `_7d` names, feature views `_v1`):
 # changing it means new columns and a new feature-view version, not a setting.
 WINDOW_DAYS = 7
+# The events a day's rows read: its window, and the day before it, whose events leave the window
+# on that day (see `in_windows`).
+READ_DAYS = WINDOW_DAYS + 1
 
 
 def snapshot_time(ds: str) -> dt.datetime:
@@ -39,15 +42,21 @@ def window_filter(ds: str, days: int, through: str | None = None) -> Column:
 
 def in_windows(events: DataFrame, ds: str, through: str | None = None) -> DataFrame:
     """Each event once for every snapshot day from ds to through whose trailing window holds
-    it, that day as `ds` (silver's own ds, the ingest date, is dropped)."""
+    it, that day as `ds` (silver's own ds, the ingest date, is dropped), and once more on the
+    day after, with `in_window` false.
+
+    Why the day after: a key whose window empties then gets a row of zeros. Without it, the
+    counts of its last non-empty window would stay served: an online store keeps a key's last
+    row, and the point-in-time join takes it for three more days (the views' TTL)."""
     first, last = F.lit(dt.date.fromisoformat(ds)), F.lit(dt.date.fromisoformat(through or ds))
-    days = F.sequence(F.greatest("event_date", first), F.least(F.date_add("event_date", WINDOW_DAYS - 1), last))
-    return (events.where(window_filter(ds, WINDOW_DAYS, through)).drop("ds")
-            .withColumn("ds", F.explode(days)))
+    days = F.sequence(F.greatest("event_date", first), F.least(F.date_add("event_date", WINDOW_DAYS), last))
+    return (events.where(window_filter(ds, READ_DAYS, through)).drop("ds")
+            .withColumn("ds", F.explode(days))
+            .withColumn("in_window", F.col("ds") < F.date_add("event_date", WINDOW_DAYS)))
 
 
 def _count(event_type: str) -> Column:
-    return F.count(F.when(F.col("event_type") == event_type, 1))
+    return F.count(F.when(F.col("in_window") & (F.col("event_type") == event_type), 1))
 
 
 def _ctr(clicks: str, impressions: str) -> Column:
@@ -55,7 +64,8 @@ def _ctr(clicks: str, impressions: str) -> Column:
 
 
 def pin_stats(events: DataFrame, ds: str, through: str | None = None) -> DataFrame:
-    """Per pin and snapshot day: impressions, closeups, clicks, saves and CTR over its window."""
+    """Per pin and snapshot day: impressions, closeups, clicks, saves and CTR over its window
+    (zeros on the day it empties)."""
     return (
         in_windows(events, ds, through).where(F.col("pin_id").isNotNull())
         .groupBy("ds", "pin_id")
@@ -86,7 +96,7 @@ def user_stats(events: DataFrame, ds: str, through: str | None = None) -> DataFr
             _count(contract.IMPRESSION).alias("impressions_7d"),
             _count(contract.CLICK).alias("clicks_7d"),
             _count(contract.SAVE).alias("saves_7d"),
-            F.countDistinct("pin_id").alias("distinct_pins_7d"),
+            F.countDistinct(F.when(F.col("in_window"), F.col("pin_id"))).alias("distinct_pins_7d"),
         )
         .select(
             "user_id",
@@ -181,7 +191,7 @@ def run(ctx: StageContext) -> StageOutput:
     trailing windows and the graph around each pin where it changed (partition overwrite of
     those days)."""
     last = ctx.through or ctx.ds
-    events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, WINDOW_DAYS, last)).persist()
+    events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, READ_DAYS, last)).persist()
     days = io.days_predicate(sorted({ctx.ds, last}))
     graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last, ctx.read_or_empty(catalog.PIN_GRAPH_STATS))
     written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days)
