@@ -292,9 +292,12 @@ def written_rows(spark: SparkSession, table: Table, settings: Settings, ds: str,
 
 
 def _save(df: DataFrame, table: Table, settings: Settings, mode: str, extra: tuple[str, ...] = (),
-          **options: str) -> int:
-    """Write the catalog's columns, then `extra` ones (the table's schema grows to hold them)."""
+          by_partition: bool = False, **options: str) -> int:
+    """Write the catalog's columns, then `extra` ones (the table's schema grows to hold them).
+    `by_partition`: one file per partition (see `overwrite_where`)."""
     data = conform(df, table, extra)
+    if by_partition and table.partition_by:
+        data = data.repartition(*table.partition_by)
     ensure_table(data.sparkSession, table, settings)
     if extra:
         options["mergeSchema"] = "true"
@@ -313,9 +316,15 @@ def days_predicate(days: list[str]) -> str:
     return f"ds = '{days[0]}'" if len(days) == 1 else f"ds >= '{days[0]}' AND ds <= '{days[-1]}'"
 
 
-def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str, extra: tuple[str, ...] = ()) -> int:
-    """Atomically replace the rows matching `predicate` (a partition filter) with `df`; rows written."""
-    return _save(df, table, settings, "overwrite", extra, replaceWhere=predicate)
+def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str, extra: tuple[str, ...] = (),
+                    by_partition: bool = False) -> int:
+    """Atomically replace the rows matching `predicate` (a partition filter) with `df`; rows written.
+
+    `by_partition` gathers each partition's rows into one task first, so it gets one file. For
+    the writes of many days (a history batch): each writing task otherwise writes a file in
+    every day it holds rows of, and over years of days the files' fixed cost dominates
+    (BENCHMARKS.md, "22 years of sparse history"). Not for one large day: one task writes it."""
+    return _save(df, table, settings, "overwrite", extra, by_partition, replaceWhere=predicate)
 
 
 def _key_condition(table: Table, prune: str | None) -> str:

@@ -194,9 +194,11 @@ def run(ctx: StageContext) -> StageOutput:
     events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, READ_DAYS, last)).persist()
     days = io.days_predicate(sorted({ctx.ds, last}))
     graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last, ctx.read_or_empty(catalog.PIN_GRAPH_STATS))
-    written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days)
-               + io.overwrite_where(user_stats(events, ctx.ds, last), catalog.USER_STATS, ctx.settings, days)
-               + io.overwrite_where(graph, catalog.PIN_GRAPH_STATS, ctx.settings, days))
+    many = ctx.through is not None
+    written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days, by_partition=many)
+               + io.overwrite_where(user_stats(events, ctx.ds, last), catalog.USER_STATS, ctx.settings, days,
+                                    by_partition=many)
+               + io.overwrite_where(graph, catalog.PIN_GRAPH_STATS, ctx.settings, days, by_partition=many))
     rows_in = events.count()
     events.unpersist()
     return StageOutput(rows_in=rows_in, rows_out=written)

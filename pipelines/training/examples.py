@@ -188,7 +188,8 @@ def run(ctx: StageContext) -> StageOutput:
         examples = (examples.drop("ds").join(F.broadcast(_last_touched(ctx)), on="event_date", how="left")
                     .withColumn("ds", F.coalesce("ds", F.lit(ctx.through).cast("date"))))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
-    written = io.overwrite_where(examples, catalog.TRAINING_EXAMPLES, ctx.settings, f"event_date IN ({in_dates})")
+    written = io.overwrite_where(examples, catalog.TRAINING_EXAMPLES, ctx.settings, f"event_date IN ({in_dates})",
+                                 by_partition=ctx.through is not None)
     ctx.laps("examples")
     labels = (ctx.read(catalog.TRAINING_EXAMPLES).where(F.col("event_date").isin(*dates))
               .groupBy("label_type").count().collect())
