@@ -125,8 +125,8 @@ def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None,
     pins co-engaged with it. A pin's row holds until its next row (served with no TTL).
 
     Why change rows and not a daily snapshot of every pin: a pin's counts change on few days,
-    and a snapshot writes pins x days rows, 65 million over MovieLens's 22 years for 9,500
-    movies (BENCHMARKS.md). Each edge (and each engaged user) adds one from the day it was first
+    and a snapshot writes pins x days rows: 65 million for 9,500 movies over 22 years, in a
+    generated release of MovieLens's shape (BENCHMARKS.md). Each edge (and each engaged user) adds one from the day it was first
     seen; a running sum over the days that add something gives the counts on those days.
 
     The range's first day is compared with what the table already serves (`served`, its rows
@@ -160,9 +160,9 @@ def pin_graph_stats(edges: DataFrame, ds: str, through: str | None = None,
     to_date = Window.partitionBy("pin_id").orderBy("ds").rowsBetween(Window.unboundedPreceding, Window.currentRow)
     running = added.select("pin_id", "ds", *[F.sum(c).over(to_date).alias(c) for c in counts])
     later = running.where(F.col("ds") > F.lit(first))
-    on_first = _changed_on(_latest_per_pin(running.where(F.col("ds") <= F.lit(first))),
-                           _latest_per_pin(served.where(F.col("ds") < F.lit(first))) if served is not None else None,
-                           counts, first)
+    by_first = added.where(F.col("ds") <= F.lit(first)).groupBy("pin_id").agg(*[F.sum(c).alias(c) for c in counts])
+    before = _latest_per_pin(served.where(F.col("ds") < F.lit(first))) if served is not None else None
+    on_first = _changed_on(by_first, before, counts, first)
     return on_first.unionByName(later).select("pin_id", "ds", _snapshot_timestamp(), "viewers", "engaged_users",
                                               "savers", "hiders", "boards", "co_engaged_pins")
 
@@ -179,11 +179,9 @@ def _changed_on(now: DataFrame, before: DataFrame | None, counts: list[str], day
     if before is None:
         return now.select("pin_id", F.lit(day).alias("ds"), *counts)
     both = now.alias("n").join(before.select("pin_id", *counts).alias("b"), on="pin_id", how="full")
-    value = {c: F.coalesce(F.col(f"n.{c}"), F.lit(0).cast("long")) for c in counts}
-    differs = F.lit(False)
-    for c in counts:
-        differs = differs | (value[c] != F.coalesce(F.col(f"b.{c}"), F.lit(0).cast("long")))
-    return both.where(differs).select("pin_id", F.lit(day).alias("ds"), *[value[c].alias(c) for c in counts])
+    value = {side: [F.coalesce(F.col(f"{side}.{c}"), F.lit(0).cast("long")) for c in counts] for side in "nb"}
+    return both.where(F.array(*value["n"]) != F.array(*value["b"])).select(
+        "pin_id", F.lit(day).alias("ds"), *[v.alias(c) for v, c in zip(value["n"], counts)])
 
 
 def run(ctx: StageContext) -> StageOutput:
