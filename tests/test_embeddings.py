@@ -133,7 +133,8 @@ def test_a_training_killed_half_way_leaves_no_model(settings):
     with pytest.raises(RuntimeError):
         models.train(settings, "toy", "2026-01-01", {"dim": 2}, broken)
     assert models.models(settings, "toy") == []
-    assert not any((models.root(settings) / "toy").iterdir())
+    family = models.root(settings) / "toy"
+    assert [p.name for p in family.iterdir()] == [models.STAGING] and not any((family / models.STAGING).iterdir())
 
 
 DOCS = ["red shoes leather boots", "leather boots brown shoes", "garden tomato seeds", "tomato garden soil",

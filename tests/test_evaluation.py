@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from flows.evaluation import evaluate, results_frame, write_report
-from pipelines.core import catalog, io
+from pipelines.core import catalog, io, scratch
 from pipelines.core.settings import load_settings
 from pipelines.evaluation import methods, metrics, splits
 from pipelines.evaluation.stage import PROTOCOL_A, PROTOCOL_B, Split, _rows_of, evaluate_method
@@ -357,7 +357,11 @@ def test_evaluate_with_no_test_interactions_reports_it(spark, settings):
           for f in catalog.SILVER_PINS.schema.fields])
     io.overwrite(pins, catalog.SILVER_PINS, settings)
     io.overwrite(spark.createDataFrame([], catalog.SILVER_BOARDS.schema), catalog.SILVER_BOARDS, settings)
+    killed = settings.lake_root / "_eval" / "left-by-a-kill"  # its owner is gone (this pid, another start)
+    (killed / "A_sampled_100-test").mkdir(parents=True)
+    (killed / scratch.OWNER).write_text(json.dumps({**scratch.owner(), "start": "1"}))
     run(spark, settings, "evaluate", "2026-01-01")
+    assert not killed.exists()  # swept by the next evaluation
     first = io.read_table(spark, catalog.EVAL_RESULTS, settings).count()
     run(spark, settings, "evaluate", "2026-01-01")  # a re-run replaces the day's rows
     assert io.read_table(spark, catalog.EVAL_RESULTS, settings).count() == first

@@ -429,11 +429,6 @@ def delete_matching(keys: DataFrame, table: Table, settings: Settings, column: s
     )
 
 
-def remove_folder(path: Path) -> None:
-    """Delete a scratch folder of a run (a training lake of the evaluation), if it is there."""
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def append(df: DataFrame, table: Table, settings: Settings) -> int:
     return _save(df, table, settings, "append")
 

@@ -15,15 +15,13 @@ the (public) boards it was saved to, strongest links first. The stage:
 """
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.core import catalog, io
+from pipelines.core import catalog, io, scratch
 from pipelines.core.stages import StageContext, StageOutput
 from pipelines.core.transforms import top_n
 from pipelines.embeddings import encoders, models, vectors
@@ -133,27 +131,26 @@ def run(ctx: StageContext) -> StageOutput:
     ctx.laps("models")
     todo = changed_documents(docs, ctx.read_or_empty(catalog.PIN_CONTENT_EMBEDDINGS), encoder.version,
                              aligner_version).persist()
-    staging = s.lake_root / "_staging" / "content_embeddings" / uuid.uuid4().hex
     try:
-        todo.where("document <> ''").select("pin_id", "document").write.parquet(str(staging / "documents"))
-        to_encode = spark.read.parquet(str(staging / "documents")).count()
-        if to_encode:
-            beam_inference.encode_pins(staging / "documents", staging / "out", encoder.path,
-                                       aligner.path if aligner else None, s.beam_runner, s.beam_options)
-        ctx.laps("beam")
-        encoded = (spark.read.parquet(str(staging / "out")) if to_encode
-                   else spark.createDataFrame([], ENCODED))
-        rows = todo.join(encoded, on="pin_id", how="left").select(
-            "pin_id", "content_hash", vectors.as_floats(F.col("content_embedding")).alias("content_embedding"),
-            vectors.as_floats(F.col("aligned_embedding")).alias("aligned_embedding"),
-            F.lit(encoder.version).alias("encoder_version"), F.lit(aligner_version).alias("aligner_version"),
-            F.when(F.col("document") == "", F.lit(NO_CONTENT)).when(F.lit(aligner is None), F.lit(NO_GRAPH))
-            .alias("note"), F.lit(ctx.ds).cast("date").alias("encoded_on"))
-        written = io.merge(rows, catalog.PIN_CONTENT_EMBEDDINGS, s,
-                           {c: F.col(f"s.{c}") for c in catalog.PIN_CONTENT_EMBEDDINGS.columns})
-        ctx.laps("write")
+        with scratch.folder(s.lake_root / "_staging" / "content_embeddings") as staging:
+            todo.where("document <> ''").select("pin_id", "document").write.parquet(str(staging / "documents"))
+            to_encode = spark.read.parquet(str(staging / "documents")).count()
+            if to_encode:
+                beam_inference.encode_pins(staging / "documents", staging / "out", encoder.path,
+                                           aligner.path if aligner else None, s.beam_runner, s.beam_options)
+            ctx.laps("beam")
+            encoded = (spark.read.parquet(str(staging / "out")) if to_encode
+                       else spark.createDataFrame([], ENCODED))
+            rows = todo.join(encoded, on="pin_id", how="left").select(
+                "pin_id", "content_hash", vectors.as_floats(F.col("content_embedding")).alias("content_embedding"),
+                vectors.as_floats(F.col("aligned_embedding")).alias("aligned_embedding"),
+                F.lit(encoder.version).alias("encoder_version"), F.lit(aligner_version).alias("aligner_version"),
+                F.when(F.col("document") == "", F.lit(NO_CONTENT)).when(F.lit(aligner is None), F.lit(NO_GRAPH))
+                .alias("note"), F.lit(ctx.ds).cast("date").alias("encoded_on"))
+            written = io.merge(rows, catalog.PIN_CONTENT_EMBEDDINGS, s,
+                               {c: F.col(f"s.{c}") for c in catalog.PIN_CONTENT_EMBEDDINGS.columns})
+            ctx.laps("write")
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         todo.unpersist()
     pins = docs.count()
     docs.unpersist()

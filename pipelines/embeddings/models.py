@@ -3,9 +3,10 @@
 A model lives in `<lake>/_models/<family>/<version>/` with a `model.json` manifest (its version,
 the day it was trained on, the configuration it was trained with, the input table versions).
 The version is `<trained_on>-<hash of the configuration>`, so the same day and settings name the
-same model. A model is written to a temporary folder and renamed into place, so a run killed
-half-way leaves no partial model, and two runs that train the same version keep one (the rename
-of the second fails and it uses the first).
+same model. A model is written to a scratch folder (`<family>/.staging/`, `core.scratch`) and
+renamed into place, so a run killed half-way leaves no partial model (and the next training
+sweeps what it left), and two runs that train the same version keep one (the rename of the
+second fails and it uses the first).
 
 Cadence: a stage reuses the newest model trained on or before its day when it is younger than
 `embedding_retrain_days` and was trained with the same configuration (and, for models trained on
@@ -19,15 +20,15 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from pipelines.core import scratch
 from pipelines.core.settings import Settings
 
 MANIFEST = "model.json"
+STAGING = ".staging"  # a family's models being written (a folder of its own, skipped as a model)
 
 
 @dataclass(frozen=True)
@@ -90,21 +91,18 @@ def train(settings: Settings, family: str, ds: str, config: dict[str, Any], fit:
     final = root(settings) / family / version
     if (existing := _load(family, final)) is not None:
         return existing
-    staging = root(settings) / family / f".{version}.{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    try:
+    with scratch.folder(root(settings) / family / STAGING) as staging:  # swept if a kill leaves it
         facts = fit(staging)
         manifest = {"family": family, "version": version, "trained_on": trained_on.isoformat(),
                     "config": config, "config_hash": config_hash(config), "inputs": inputs or {},
                     "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **facts}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
+        scratch.release(staging)
         try:
             os.rename(staging, final)
         except OSError:  # another run put the same version in place first
             if _load(family, final) is None:
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     model = _load(family, final)
     assert model is not None
     return model

@@ -30,7 +30,7 @@ import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.core import catalog, io
+from pipelines.core import catalog, io, scratch
 from pipelines.core.runs import records_in_background
 from pipelines.core.settings import Settings
 from pipelines.core.stages import StageContext, StageOutput, run_stage
@@ -397,17 +397,17 @@ def run(ctx: StageContext) -> StageOutput:
     # The catalogue: every pin in silver, and any pin an event names (events are not checked
     # against the pin dimension).
     items = sorted(r["pin_id"] for r in pins.select("pin_id").union(touched.select("pin_id")).distinct().collect())
-    inp = Inputs(events, pins, ctx.read(catalog.SILVER_BOARDS), pairs, touched, items,
-                 metrics.tie_order(len(items), s.eval_seed), s.lake_root / "_eval" / uuid.uuid4().hex,
-                 {k: v for k, v in ctx.input_versions.items() if v is not None},
-                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     details: dict = {"interactions": pairs.count(), "train_seconds": {}, "users": {}}
     ctx.laps("interactions")
     try:
-        rows = [row for p, protocol in enumerate((PROTOCOL_A, PROTOCOL_B))
-                for row in protocol_rows(ctx, inp, protocol, s.eval_seed + p, details)]
+        with scratch.folder(s.lake_root / "_eval") as root:  # the training lakes; swept if a kill leaves them
+            inp = Inputs(events, pins, ctx.read(catalog.SILVER_BOARDS), pairs, touched, items,
+                         metrics.tie_order(len(items), s.eval_seed), root,
+                         {k: v for k, v in ctx.input_versions.items() if v is not None},
+                         dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+            rows = [row for p, protocol in enumerate((PROTOCOL_A, PROTOCOL_B))
+                    for row in protocol_rows(ctx, inp, protocol, s.eval_seed + p, details)]
     finally:
-        io.remove_folder(inp.root)
         for frame in (events, pairs, touched):
             frame.unpersist()
     run_id = ctx.run_id or uuid.uuid4().hex
