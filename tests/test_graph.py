@@ -137,6 +137,34 @@ def test_day_by_day_equals_one_run_over_all_days(spark, daily, tmp_path):
     assert nodes(daily) == nodes(once)
 
 
+def test_a_day_that_touched_a_history_writes_one_file_per_date(spark, tmp_path):
+    """A day whose ingest touched many dates (the evaluation's training lakes: every date of a
+    history under one ds) writes each date's edge contributions as one file, as a range run
+    does; without that, every writing task leaves a file in every date it holds rows of."""
+    settings = _settings(tmp_path / "lake")
+    start = dt.datetime(2025, 1, 1, 10)
+    days = io.MANY_PARTITIONS + 3
+    history = [(f"e{d}-{u}", "save", f"u{u}", f"p{(d + u) % 7}", "b1", start + dt.timedelta(days=d), f"s{d}-{u}")
+               for d in range(days) for u in range(6)]
+    events = silver_rows(spark, history, ingest_day=dt.date(2026, 1, 1))
+    io.insert_new(events, catalog.SILVER_EVENTS, settings)
+    io.overwrite(events.groupBy("event_date").agg(F.count("*").alias("events")).select(
+        F.lit(dt.date(2026, 1, 1)).alias("ds"), "event_date", "events"), catalog.TOUCHED_DATES, settings)
+    coalesce = "spark.sql.adaptive.coalescePartitions.enabled"
+    before = spark.conf.get(coalesce)
+    spark.conf.set(coalesce, "false")  # keep both shuffle partitions, as a large history would have many
+    try:
+        run(spark, settings, "graph", "2026-01-01")
+    finally:
+        spark.conf.set(coalesce, before)
+    folders = sorted((tmp_path / "lake").rglob("event_date=*"))
+    folders = [f for f in folders if "graph_edge_days" in str(f)]
+    assert len(folders) == days
+    assert {len(list(f.glob("*.parquet"))) for f in folders} == {1}
+    assert io.read_table(spark, catalog.GRAPH_EDGE_DAYS, settings).count() == \
+        graph.edge_days(events, settings.session_pin_cap).count()
+
+
 def test_rerunning_a_day_leaves_the_tables_unchanged(spark, daily):
     tables = (catalog.GRAPH_EDGE_DAYS, catalog.GRAPH_EDGES, catalog.GRAPH_NODES)
     before = {t.name: rows(io.read_table(spark, t, daily), *t.keys) for t in tables}

@@ -316,14 +316,18 @@ def days_predicate(days: list[str]) -> str:
     return f"ds = '{days[0]}'" if len(days) == 1 else f"ds >= '{days[0]}' AND ds <= '{days[-1]}'"
 
 
+MANY_PARTITIONS = 32  # a write of this many days or more is a history's: `by_partition` (see overwrite_where)
+
+
 def overwrite_where(df: DataFrame, table: Table, settings: Settings, predicate: str, extra: tuple[str, ...] = (),
                     by_partition: bool = False) -> int:
     """Atomically replace the rows matching `predicate` (a partition filter) with `df`; rows written.
 
     `by_partition` gathers each partition's rows into one task first, so it gets one file. For
-    the writes of many days (a history batch): each writing task otherwise writes a file in
-    every day it holds rows of, and over years of days the files' fixed cost dominates
-    (BENCHMARKS.md, "22 years of sparse history"). Not for one large day: one task writes it."""
+    the writes of many days (a history batch, or a day whose ingest touched a history, as in the
+    evaluation's training lakes): each writing task otherwise writes a file in every day it holds
+    rows of, and over years of days the files' fixed cost dominates (BENCHMARKS.md, "22 years of
+    sparse history"). Not for one large day: one task writes it."""
     return _save(df, table, settings, "overwrite", extra, by_partition, replaceWhere=predicate)
 
 

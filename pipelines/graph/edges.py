@@ -288,7 +288,8 @@ def run(ctx: StageContext) -> StageOutput:
     events = ctx.read(catalog.SILVER_EVENTS).where(F.col("event_date").isin(*[dt.date.fromisoformat(d) for d in dates]))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
-                       f"event_date IN ({in_dates})", by_partition=ctx.through is not None)
+                       f"event_date IN ({in_dates})",
+                       by_partition=ctx.through is not None or len(dates) >= io.MANY_PARTITIONS)
     log.info("graph %s: recomputed edge contributions of %s", ctx.ds,
              dates if len(dates) <= 5 else f"{len(dates)} event dates, {dates[0]} to {dates[-1]}")
     ctx.laps("edge_days")
