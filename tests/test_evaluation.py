@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from flows.evaluation import evaluate, results_frame, write_report
 from pipelines.core import catalog, io, scratch
 from pipelines.core.settings import load_settings
 from pipelines.evaluation import methods, metrics, splits
-from pipelines.evaluation.stage import PROTOCOL_A, PROTOCOL_B, Split, _rows_of, evaluate_method
+from pipelines.evaluation import stage as evaluation_stage
+from pipelines.evaluation.stage import PROTOCOL_A, PROTOCOL_B, TRAINING_STAGES, Split, _rows_of, evaluate_method
 from pipelines.synthetic.generate import GenerateConfig, generate
 from tests.conftest import headless_dom, rows, run
 
@@ -268,7 +270,7 @@ def evaluated(spark, tmp_path_factory):
     """A generated lake (three days) ingested in one batch (evaluation reads only silver), then
     the `evaluate` flow as the CLI runs it, with the suite's shuffle partitions (a config file);
     (settings, results, the `graph_dims` each PinnerSage scorer was built with, the `part`
-    settings it was asked to score)."""
+    settings it was asked to score, the progress lines a person sees)."""
     root = tmp_path_factory.mktemp("evaluation")
     config = root / "tastegraph.toml"
     config.write_text("shuffle_partitions = 2\n")
@@ -288,15 +290,32 @@ def evaluated(spark, tmp_path_factory):
             return score(rows, params)
         return scored
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(methods, "interests", recorded)
-        results = evaluate(None, lake_root=str(settings.lake_root), config_file=str(config))
-    return settings, results, graph_dims, parts
+    lines: list[str] = []
+    seen = logging.Handler()
+    seen.emit = lambda record: lines.append(record.getMessage())
+    progress = logging.getLogger("tastegraph.progress")
+    level = progress.level
+    progress.addHandler(seen)
+    progress.setLevel(logging.INFO)  # as the console sets it (tests run without it)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(methods, "interests", recorded)
+            patch.setattr(evaluation_stage, "PROGRESS_EVERY", 0.0)  # a line at every stage's end
+            results = evaluate(None, lake_root=str(settings.lake_root), config_file=str(config))
+    finally:
+        progress.removeHandler(seen)
+        progress.setLevel(level)
+    return settings, results, graph_dims, parts, lines
 
 
 def test_evaluate_writes_gated_results_for_every_method_protocol_and_slice(spark, evaluated):
-    settings, results, graph_dims, parts = evaluated
+    settings, results, graph_dims, parts, lines = evaluated
     assert [r.stage for r in results] == ["evaluate", "gate:evaluate"]
+    # A training lake reports the stages it ends (minutes each on a long history), here all.
+    trained = [line for line in lines if " trained in " in line]
+    assert len(trained) == 4 * len(TRAINING_STAGES)
+    assert trained[0].startswith("evaluate 2026-02-03: protocol A, validation split: graph trained in ")
+    assert trained[-1].endswith(f"({len(TRAINING_STAGES)} of {len(TRAINING_STAGES)} stages)")
     # At fused_content_weight 0 the graph part is the whole vector: it is never scored again.
     assert settings.fused_content_weight == 0 and parts == {"whole"}
     # PinnerSage's `part` graph matches the first embedding_dim values of the fused vectors (the

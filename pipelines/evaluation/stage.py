@@ -59,6 +59,7 @@ MODEL_TABLES = (catalog.GRAPH_EDGES, catalog.USER_CANDIDATES, catalog.PIN_GRAPH_
 FULL_KS, SAMPLED_KS, TOP = (5, 10, 20, 50), (1, 5, 10, 20), 50
 PRIMARY = {PROTOCOL_A: "ndcg@10", PROTOCOL_B: "ndcg@20"}  # what the validation split selects on
 BLOCK = 256  # users scored at a time
+PROGRESS_EVERY = 30.0  # seconds of quiet before a training lake reports the stage it finished
 
 
 @dataclass
@@ -88,9 +89,12 @@ def cut(protocol: str, pairs: DataFrame, s: Settings, seed: int) -> tuple[DataFr
     return splits.share_holdout(pairs, cold, s.eval_test_share, s.eval_holdout, seed), cold
 
 
-def training_lake(ctx: StageContext, root, events: DataFrame, pins: DataFrame, boards: DataFrame) -> tuple[Settings, dict]:
+def training_lake(ctx: StageContext, root, events: DataFrame, pins: DataFrame, boards: DataFrame,
+                  label: str = "training lake") -> tuple[Settings, dict]:
     """Write a split's training silver into its own lake and run the training stages there;
-    (the lake's settings, seconds per stage)."""
+    (the lake's settings, seconds per stage). Over a long history one training lake takes
+    minutes, so a stage's end is a progress line (`label` says which split) when the console has
+    been quiet for `PROGRESS_EVERY` seconds; a small lake prints none."""
     from pipelines.registry import stage as declared  # the runner, not the stages' modules
 
     sub = ctx.settings.replace(lake_root=root)
@@ -102,8 +106,13 @@ def training_lake(ctx: StageContext, root, events: DataFrame, pins: DataFrame, b
             io.overwrite(frame, table, sub)
     seconds = {}
     with records_in_background():  # written before the training lake is removed
-        for name in TRAINING_STAGES:
+        quiet_since = time.monotonic()
+        for n, name in enumerate(TRAINING_STAGES, 1):
             seconds[name] = round(run_stage(declared(name), ctx.ds, sub, ctx.spark).seconds, 2)
+            if time.monotonic() - quiet_since >= PROGRESS_EVERY:
+                progress.info("evaluate %s: %s: %s trained in %.0fs (%d of %d stages)", ctx.ds, label, name,
+                              seconds[name], n, len(TRAINING_STAGES))
+                quiet_since = time.monotonic()
     return sub, seconds
 
 
@@ -328,7 +337,8 @@ def trained_methods(ctx: StageContext, inp: Inputs, split: Split, held: DataFram
     progress.info("evaluate %s: protocol %s, %s split: training every method on its training part",
                   ctx.ds, split.protocol[0], split.name)
     sub, seconds = training_lake(ctx, inp.root / f"{split.protocol}-{split.name}",
-                                 splits.training_events(inp.events, held, cold), inp.pins, inp.boards)
+                                 splits.training_events(inp.events, held, cold), inp.pins, inp.boards,
+                                 f"protocol {split.protocol[0]}, {split.name} split")
     found, models = scorers(ctx, sub, split.data)
     return found, models, seconds
 
