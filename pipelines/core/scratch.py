@@ -78,12 +78,12 @@ def abandoned(folder: Path, now: float | None = None) -> bool:
     try:
         named = json.loads((folder / OWNER).read_text())
     except (OSError, ValueError):
+        named = None
+    if not isinstance(named, dict):  # no owner file, or not one of ours
         try:
             return now - folder.stat().st_mtime > ORPHAN_AGE
         except OSError:
             return False  # removed meanwhile
-    if not isinstance(named, dict):
-        return now - folder.stat().st_mtime > ORPHAN_AGE
     if named.get("host") != socket.gethostname():
         return now - (folder / OWNER).stat().st_mtime > FOREIGN_AGE
     return not _alive(named)

@@ -65,6 +65,12 @@ class StageContext:
         first, last = dt.date.fromisoformat(self.ds), dt.date.fromisoformat(self.through or self.ds)
         return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
+    def many_dates(self, dates: list) -> bool:
+        """Whether a write of `dates` is a history's (a range run, or one day that touched
+        `io.MANY_PARTITIONS` dates or more): one file per date (`io.overwrite_where`'s
+        `by_partition`)."""
+        return self.through is not None or len(dates) >= io.MANY_PARTITIONS
+
     def touched_dates(self) -> list[str]:
         """The event dates the ingest of ds (or of ds..through) touched (late events touch
         earlier dates); ds itself when unknown. Stages that keep per-event-date rows rewrite these."""

@@ -192,7 +192,7 @@ def run(ctx: StageContext) -> StageOutput:
     events = ctx.read(catalog.SILVER_EVENTS).where(window_filter(ctx.ds, READ_DAYS, last)).persist()
     days = io.days_predicate(sorted({ctx.ds, last}))
     graph = pin_graph_stats(ctx.read(catalog.GRAPH_EDGES), ctx.ds, last, ctx.read_or_empty(catalog.PIN_GRAPH_STATS))
-    many = ctx.through is not None
+    many = ctx.many_dates(ctx.days())
     written = (io.overwrite_where(pin_stats(events, ctx.ds, last), catalog.PIN_STATS, ctx.settings, days, by_partition=many)
                + io.overwrite_where(user_stats(events, ctx.ds, last), catalog.USER_STATS, ctx.settings, days,
                                     by_partition=many)

@@ -289,7 +289,7 @@ def run(ctx: StageContext) -> StageOutput:
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     io.overwrite_where(edge_days(events, settings.session_pin_cap), catalog.GRAPH_EDGE_DAYS, settings,
                        f"event_date IN ({in_dates})",
-                       by_partition=ctx.through is not None or len(dates) >= io.MANY_PARTITIONS)
+                       by_partition=ctx.many_dates(dates))
     log.info("graph %s: recomputed edge contributions of %s", ctx.ds,
              dates if len(dates) <= 5 else f"{len(dates)} event dates, {dates[0]} to {dates[-1]}")
     ctx.laps("edge_days")

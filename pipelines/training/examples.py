@@ -189,7 +189,7 @@ def run(ctx: StageContext) -> StageOutput:
                     .withColumn("ds", F.coalesce("ds", F.lit(ctx.through).cast("date"))))
     in_dates = ", ".join(f"DATE'{d}'" for d in dates)
     written = io.overwrite_where(examples, catalog.TRAINING_EXAMPLES, ctx.settings, f"event_date IN ({in_dates})",
-                                 by_partition=ctx.through is not None or len(dates) >= io.MANY_PARTITIONS)
+                                 by_partition=ctx.many_dates(dates))
     ctx.laps("examples")
     labels = (ctx.read(catalog.TRAINING_EXAMPLES).where(F.col("event_date").isin(*dates))
               .groupBy("label_type").count().collect())
